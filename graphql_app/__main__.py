@@ -1,0 +1,93 @@
+"""Command line: serve, migrate, export-schema [--check]."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from graphql_app.settings import SettingsError, load_settings
+
+SCHEMA_FILE = Path("schema.graphql")
+
+
+def _migrate() -> int:
+    from graphql_app.storage import open_storage
+
+    settings = load_settings()
+    storage = open_storage(
+        settings.storage_url, pool_size=2, query_timeout=settings.db_query_timeout
+    )
+
+    async def run() -> None:
+        try:
+            await storage.migrate()
+        finally:
+            await storage.close()
+
+    asyncio.run(run())
+    print(f"migrated {settings.storage_url.split(':', 1)[0]} storage")
+    return 0
+
+
+def _export_schema(check: bool, path: Path) -> int:
+    from graphql_app.schema import schema_sdl
+
+    sdl = schema_sdl()
+    if check:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != sdl:
+            print(f"{path} is stale: run `python -m graphql_app export-schema`", file=sys.stderr)
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    path.write_text(sdl, encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
+def _serve(host: str, port: int, workers: int) -> int:
+    import uvicorn
+
+    load_settings()  # fail fast, with one line, before uvicorn starts
+    uvicorn.run(
+        "graphql_app.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        server_header=False,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m graphql_app", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the GraphQL API with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    commands.add_parser("migrate", help="create or upgrade the database schema")
+    export = commands.add_parser("export-schema", help="write schema.graphql from the code")
+    export.add_argument("--check", action="store_true", help="fail when schema.graphql is stale")
+    export.add_argument("--path", type=Path, default=SCHEMA_FILE)
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    try:
+        if args.command == "serve":
+            return _serve(args.host, args.port, args.workers)
+        if args.command == "migrate":
+            return _migrate()
+        return _export_schema(args.check, args.path)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""The per-request context: services, the caller's identity, DataLoaders.
+
+The access token is decoded once here; no storage read happens unless a
+resolver needs the user row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from graphql_app.errors import Unauthenticated
+from graphql_app.schema.dataloaders import Loaders
+from graphql_app.security.tokens import TokenError
+from graphql_app.services import Deps
+from graphql_app.services.todos import TodoService
+from graphql_app.services.users import AccountService
+
+
+@dataclass
+class Services:
+    deps: Deps
+    accounts: AccountService
+    todos: TodoService
+
+    @classmethod
+    def build(cls, deps: Deps) -> Services:
+        return cls(deps, AccountService(deps), TodoService(deps))
+
+
+@dataclass
+class Context:
+    services: Services
+    loaders: Loaders
+    request: Request | WebSocket | None = None
+    response: Response | WebSocket | None = None
+    user_id: str | None = None
+    auth_problem: str = "Authentication required"
+    token_expires_at: datetime | None = None
+    # Set by Strawberry from a WebSocket's connection_init payload.
+    connection_params: dict[str, Any] | None = field(default=None)
+
+    def require_user_id(self) -> str:
+        """The caller's user id; UNAUTHENTICATED without a valid access token."""
+        if self.user_id is None:
+            raise Unauthenticated(self.auth_problem)
+        return self.user_id
+
+    def authenticate(self, authorization: str | None) -> None:
+        """Take the caller's identity from an `Authorization: Bearer <token>` value."""
+        self.user_id = None
+        if not authorization:
+            self.auth_problem = "Authentication required"
+            return
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            self.auth_problem = "Authorization must be 'Bearer <token>'"
+            return
+        deps = self.services.deps
+        try:
+            claims = deps.tokens.decode_access(token.strip(), deps.clock())
+        except TokenError:
+            self.auth_problem = "Invalid or expired access token"
+            return
+        self.user_id = claims.user_id
+        self.token_expires_at = claims.expires_at

@@ -1,0 +1,54 @@
+"""Per-request DataLoaders: one storage call per batch, whatever the page size."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from strawberry.dataloader import DataLoader
+
+from graphql_app.models import Page, Position, Todo, User
+from graphql_app.storage import Storage
+
+
+@dataclass(frozen=True, slots=True)
+class PageKey:
+    user_id: str
+    first: int
+    after: Position | None
+    is_completed: bool | None
+
+
+class Loaders:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self.users: DataLoader[str, User | None] = DataLoader(load_fn=self._load_users)
+        # Keyed by (owner id, todo id): another user's todo loads as None.
+        self.todos: DataLoader[tuple[str, str], Todo | None] = DataLoader(load_fn=self._load_todos)
+        self.pages: DataLoader[PageKey, Page] = DataLoader(load_fn=self._load_pages)
+
+    async def _load_users(self, ids: Sequence[str]) -> list[User | None]:
+        return await self._storage.get_users(ids)
+
+    async def _load_todos(self, keys: Sequence[tuple[str, str]]) -> list[Todo | None]:
+        by_owner: dict[str, list[str]] = {}
+        for owner, todo_id in keys:
+            by_owner.setdefault(owner, []).append(todo_id)
+        found: dict[tuple[str, str], Todo | None] = {}
+        for owner, ids in by_owner.items():
+            for todo_id, todo in zip(ids, await self._storage.get_todos(owner, ids), strict=True):
+                found[owner, todo_id] = todo
+        return [found[key] for key in keys]
+
+    async def _load_pages(self, keys: Sequence[PageKey]) -> list[Page]:
+        # Keys are deduplicated by the loader; a request normally asks for one
+        # or two distinct pages (the caller's list, and its creator's list).
+        return list(
+            await asyncio.gather(
+                *(
+                    self._storage.list_todos(k.user_id, k.first, k.after, k.is_completed)
+                    for k in keys
+                )
+            )
+        )

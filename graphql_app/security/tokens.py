@@ -1,0 +1,87 @@
+"""Access tokens (JWT, HS256 only) and opaque refresh tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+
+ALGORITHM = "HS256"
+_REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud", "jti", "typ"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: str
+    expires_at: datetime
+
+
+class TokenError(Exception):
+    """The access token is missing, malformed, forged or expired."""
+
+
+class TokenService:
+    def __init__(
+        self, secret_key: str, issuer: str, audience: str, access_ttl: int, refresh_ttl: int
+    ) -> None:
+        self._key = secret_key
+        self.issuer = issuer
+        self.audience = audience
+        self.access_ttl = timedelta(seconds=access_ttl)
+        self.refresh_ttl = timedelta(seconds=refresh_ttl)
+
+    def issue_access(self, user_id: str, now: datetime) -> tuple[str, datetime]:
+        """A signed access token for `user_id`, and when it expires. No personal data."""
+        expires_at = now + self.access_ttl
+        claims = {
+            "sub": user_id,
+            "iat": int(now.timestamp()),
+            "exp": int(expires_at.timestamp()),
+            "iss": self.issuer,
+            "aud": self.audience,
+            "jti": uuid.uuid4().hex,
+            "typ": "access",
+        }
+        token = jwt.encode(claims, self._key, algorithm=ALGORITHM)
+        return token, expires_at.replace(microsecond=0)
+
+    def decode_access(self, token: str, now: datetime) -> AccessClaims:
+        """Verify signature (HS256 pinned), issuer, audience, type and expiry at `now`."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": _REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False},
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenError(str(exc)) from None
+        # Expiry is checked against the injected clock, not the wall clock.
+        exp, iat, sub = claims["exp"], claims["iat"], claims["sub"]
+        if not isinstance(exp, int) or not isinstance(iat, int):
+            raise TokenError("bad time claims")
+        if exp <= now.timestamp() or iat > now.timestamp() + 60:
+            raise TokenError("expired")
+        if claims["typ"] != "access" or not isinstance(sub, str) or not sub:
+            raise TokenError("not an access token")
+        return AccessClaims(user_id=sub, expires_at=datetime.fromtimestamp(exp, now.tzinfo))
+
+
+def new_refresh_token() -> str:
+    """256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    """What storage keeps: the token has 256 random bits, so a fast hash suffices."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_family_id() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,29 @@
+"""The rules of the product, between the schema and storage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from graphql_app.events import EventBus
+from graphql_app.security.passwords import PasswordHasher
+from graphql_app.security.tokens import TokenService
+from graphql_app.storage import Storage
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Deps:
+    """What the services share: built once per process by create_app."""
+
+    storage: Storage
+    events: EventBus
+    passwords: PasswordHasher
+    tokens: TokenService
+    clock: Clock = utc_now

@@ -1,0 +1,84 @@
+"""Todos: validation, ownership (enforced in every storage call) and events."""
+
+from __future__ import annotations
+
+from graphql_app.cursors import decode_cursor
+from graphql_app.errors import NotFound
+from graphql_app.models import Page, Position, Todo, TodoEvent, TodoEventKind
+from graphql_app.services import Deps
+from graphql_app.validation import Problems, check_first, clean_todo_name
+
+TODO_NOT_FOUND = "Todo not found"
+
+
+def parse_page_args(first: int, after: str | None) -> Position | None:
+    """Check `first` and decode `after`; BAD_USER_INPUT naming the argument."""
+    problems = Problems()
+    check_first(problems, "first", first)
+    position = None
+    if after is not None:
+        try:
+            position = decode_cursor(after)
+        except ValueError:
+            problems.add("after", "Invalid cursor")
+    problems.check()
+    return position
+
+
+class TodoService:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def _publish(
+        self, kind: TodoEventKind, user_id: str, todo_id: str, todo: Todo | None
+    ) -> None:
+        await self.deps.events.publish(TodoEvent(kind, user_id, todo_id, todo))
+
+    async def create(self, user_id: str, name: str, is_completed: bool) -> Todo:
+        problems = Problems()
+        name = clean_todo_name(problems, "input.name", name)
+        problems.check()
+        todo = await self.deps.storage.create_todo(user_id, name, is_completed, self.deps.clock())
+        await self._publish(TodoEventKind.CREATED, user_id, todo.id, todo)
+        return todo
+
+    async def update(
+        self, user_id: str, todo_id: str, name: str | None, is_completed: bool | None
+    ) -> Todo:
+        problems = Problems()
+        if name is not None:
+            name = clean_todo_name(problems, "input.name", name)
+        problems.check()
+        todo = await self.deps.storage.update_todo(
+            user_id, todo_id, name, is_completed, self.deps.clock()
+        )
+        if todo is None:
+            raise NotFound(TODO_NOT_FOUND)
+        await self._publish(TodoEventKind.UPDATED, user_id, todo.id, todo)
+        return todo
+
+    async def delete(self, user_id: str, todo_id: str) -> str:
+        if not await self.deps.storage.delete_todo(user_id, todo_id):
+            raise NotFound(TODO_NOT_FOUND)
+        await self._publish(TodoEventKind.DELETED, user_id, todo_id, None)
+        return todo_id
+
+    async def page(
+        self, user_id: str, first: int, after: str | None, is_completed: bool | None
+    ) -> Page:
+        position = parse_page_args(first, after)
+        return await self.deps.storage.list_todos(user_id, first, position, is_completed)
+
+    async def set_all_completed(self, user_id: str, is_completed: bool) -> int:
+        changed = await self.deps.storage.set_all_completed(
+            user_id, is_completed, self.deps.clock()
+        )
+        for todo in changed:
+            await self._publish(TodoEventKind.UPDATED, user_id, todo.id, todo)
+        return len(changed)
+
+    async def clear_completed(self, user_id: str) -> int:
+        deleted = await self.deps.storage.clear_completed(user_id)
+        for todo_id in deleted:
+            await self._publish(TodoEventKind.DELETED, user_id, todo_id, None)
+        return len(deleted)

@@ -1,0 +1,110 @@
+"""Accounts and sessions: sign-up, log-in, refresh rotation, revocation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from graphql_app.errors import BadUserInput, Unauthenticated
+from graphql_app.models import NewSession, RotateOutcome, User
+from graphql_app.security.tokens import hash_refresh_token, new_family_id, new_refresh_token
+from graphql_app.services import Deps
+from graphql_app.validation import (
+    Problems,
+    check_password,
+    clean_email,
+    clean_fullname,
+    normalise_email,
+)
+
+INVALID_CREDENTIALS = "Invalid email or password"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    token: str
+    refresh_token: str
+    expires_at: datetime
+    user_id: str
+    user: User | None = None
+
+
+class AccountService:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def _new_session(self, now: datetime, family_id: str | None = None) -> tuple[str, NewSession]:
+        token = new_refresh_token()
+        session = NewSession(
+            family_id=family_id or new_family_id(),
+            token_hash=hash_refresh_token(token),
+            expires_at=now + self.deps.tokens.refresh_ttl,
+        )
+        return token, session
+
+    def _result(
+        self, user_id: str, refresh_token: str, now: datetime, user: User | None
+    ) -> AuthResult:
+        token, expires_at = self.deps.tokens.issue_access(user_id, now)
+        return AuthResult(token, refresh_token, expires_at, user_id, user)
+
+    async def sign_up(self, email: str, fullname: str, password: str) -> AuthResult:
+        problems = Problems()
+        email = clean_email(problems, "input.email", email)
+        fullname = clean_fullname(problems, "input.fullname", fullname)
+        check_password(problems, "input.password", password)
+        problems.check()
+        password_hash = await self.deps.passwords.hash(password)
+        now = self.deps.clock()
+        refresh_token, session = self._new_session(now)
+        user = await self.deps.storage.create_user(email, fullname, password_hash, session, now)
+        return self._result(user.id, refresh_token, now, user)
+
+    async def log_in(self, email: str, password: str) -> AuthResult:
+        user = await self.deps.storage.get_user_by_email(normalise_email(email))
+        # Always one bcrypt check, also for an unknown email or an impossible password.
+        ok = await self.deps.passwords.verify(password, user.password_hash if user else None)
+        if user is None or not ok:
+            raise Unauthenticated(INVALID_CREDENTIALS)
+        now = self.deps.clock()
+        refresh_token, session = self._new_session(now)
+        await self.deps.storage.create_session(user.id, session, now)
+        return self._result(user.id, refresh_token, now, user)
+
+    async def refresh(self, refresh_token: str) -> AuthResult:
+        now = self.deps.clock()
+        successor, session = self._new_session(now)
+        result = await self.deps.storage.rotate_session(
+            hash_refresh_token(refresh_token), session, now
+        )
+        if result.outcome is not RotateOutcome.ROTATED or result.user_id is None:
+            raise Unauthenticated("Invalid refresh token")
+        return self._result(result.user_id, successor, now, None)
+
+    async def log_out(self, refresh_token: str) -> bool:
+        return await self.deps.storage.revoke_session(
+            hash_refresh_token(refresh_token), self.deps.clock()
+        )
+
+    async def _check_password(self, user_id: str, password: str, argument: str) -> None:
+        (user,) = await self.deps.storage.get_users([user_id])
+        if user is None:
+            raise Unauthenticated("This account no longer exists")
+        if not await self.deps.passwords.verify(password, user.password_hash):
+            raise BadUserInput({argument: "Password is incorrect"})
+
+    async def change_password(self, user_id: str, current: str, new: str) -> bool:
+        problems = Problems()
+        check_password(problems, "newPassword", new)
+        problems.check()
+        await self._check_password(user_id, current, "currentPassword")
+        password_hash = await self.deps.passwords.hash(new)
+        if not await self.deps.storage.set_password(user_id, password_hash, self.deps.clock()):
+            raise Unauthenticated("This account no longer exists")
+        return True
+
+    async def delete_account(self, user_id: str, password: str) -> bool:
+        await self._check_password(user_id, password, "password")
+        if not await self.deps.storage.delete_user(user_id):
+            raise Unauthenticated("This account no longer exists")
+        return True

@@ -1,0 +1,150 @@
+"""Settings from the environment and `.env`, validated once at start-up."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from limits import parse_many
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger("graphql_app.settings")
+
+DEV_SECRET_FILE = Path(".secret_key")
+MIN_SECRET_BYTES = 32
+
+
+class SettingsError(Exception):
+    """A bad configuration value; the message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = ""
+    fauna_secret: str = Field(default="", repr=False)
+    fauna_domain: str = "127.0.0.1"
+    fauna_scheme: Literal["http", "https"] = "http"
+    fauna_port: int | None = None
+    secret_key: str = Field(default="", repr=False)
+    access_token_ttl: int = Field(default=900, ge=10, le=86_400)
+    refresh_token_ttl: int = Field(default=2_592_000, ge=60, le=31_536_000)
+    jwt_issuer: str = "graphql_app"
+    jwt_audience: str = "graphql_app"
+    bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+    redis_url: str = ""
+    auth_rate_limit: str = "20/minute"
+    login_account_rate_limit: str = "10/15 minutes"
+    trust_forwarded_for: bool = False
+    cors_origins: str = ""
+    graphiql: bool | None = None
+    introspection: bool | None = None
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
+    db_query_timeout: float = Field(default=10.0, gt=0, le=600)
+    password_hash_threads: int = Field(default=2, ge=1, le=64)
+    max_query_depth: int = Field(default=10, ge=1)
+    max_aliases: int = Field(default=30, ge=1)
+    max_tokens: int = Field(default=2000, ge=10)
+    max_batch_size: int = Field(default=10, ge=1)
+    max_body_bytes: int = Field(default=100_000, ge=1024)
+    max_subscriptions_per_connection: int = Field(default=20, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("auth_rate_limit", "login_account_rate_limit")
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        if value.strip():
+            parse_many(value)  # raises ValueError on bad notation
+        return value.strip()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0].lower()
+        if value and scheme not in ("sqlite", "postgresql", "postgres", "fauna"):
+            raise ValueError("must start with sqlite://, postgresql:// or fauna://")
+        return value
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        if self.environment == "production":
+            if not self.secret_key:
+                raise ValueError("SECRET_KEY is required in production")
+            if len(self.secret_key.encode()) < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production"
+                )
+        elif self.secret_key and len(self.secret_key.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else not self.is_production
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.introspection if self.introspection is not None else not self.is_production
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def storage_url(self) -> str:
+        """DATABASE_URL, else the seed's FAUNA_SECRET, else the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        if self.fauna_secret:
+            port = f":{self.fauna_port}" if self.fauna_port else ""
+            secret = quote(self.fauna_secret, safe="")
+            return f"fauna://{secret}@{self.fauna_domain}{port}?scheme={self.fauna_scheme}"
+        return "sqlite:///./todo.db"
+
+
+def _first_error_line(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"]).upper()
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and check the settings; SettingsError with one clear line when a value is bad.
+
+    In development without a SECRET_KEY, a random one is generated once and
+    kept in `.secret_key` (git-ignored) so tokens survive restarts.
+    """
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_first_error_line(exc)) from None
+    if not settings.secret_key:
+        settings = settings.model_copy(update={"secret_key": _development_secret()})
+    return settings
+
+
+def _development_secret() -> str:
+    if DEV_SECRET_FILE.exists():
+        key = DEV_SECRET_FILE.read_text().strip()
+        if len(key.encode()) >= MIN_SECRET_BYTES:
+            return key
+    key = secrets.token_urlsafe(48)
+    DEV_SECRET_FILE.write_text(key + "\n")
+    DEV_SECRET_FILE.chmod(0o600)
+    log.warning(
+        "SECRET_KEY is not set: generated a development key in %s (set SECRET_KEY in production)",
+        DEV_SECRET_FILE,
+    )
+    return key

@@ -1,0 +1,117 @@
+"""The storage interface every backend implements, and its contract.
+
+Contract (checked by tests/storage/, run unchanged against every backend):
+
+- Ids are opaque strings made by the backend. Any string may be passed as an
+  id: one that is malformed or unknown behaves like a row that does not exist.
+- Times are timezone-aware UTC datetimes with microsecond precision; what is
+  written is read back equal.
+- Every method is one transaction: it fully happens or not at all.
+- Todo methods take the owner's id and never touch another user's rows.
+- Lists are newest first: created_at, then id, both descending. A Position
+  is a place in that order, not tied to any user.
+- ``EmailTaken`` comes from a unique constraint in the database, so it holds
+  under concurrent sign-ups. ``UserGone`` when writing for a missing user.
+- Unreachable storage raises ``ServiceUnavailable``; the backend recovers by
+  itself once storage is back.
+- ``round_trips`` counts the statements or queries sent to the database, so
+  tests can assert that a request costs a constant number of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from graphql_app.models import NewSession, Page, Position, RotateResult, Todo, User
+
+
+class Storage(Protocol):
+    round_trips: int
+
+    async def migrate(self) -> None:
+        """Bring the schema up to date; idempotent."""
+
+    async def ping(self) -> None:
+        """Return when storage answers; raise ServiceUnavailable otherwise."""
+
+    async def close(self) -> None:
+        """Release connections and threads."""
+
+    # -- users and sessions -------------------------------------------------
+
+    async def create_user(
+        self,
+        email: str,
+        fullname: str,
+        password_hash: str,
+        session: NewSession,
+        now: datetime,
+    ) -> User:
+        """Store a user and its first refresh token together; EmailTaken on a duplicate."""
+
+    async def get_users(self, ids: Sequence[str]) -> list[User | None]:
+        """The users with these ids, in the same order; None where missing."""
+
+    async def get_user_by_email(self, email: str) -> User | None:
+        """The user with exactly this (already normalised) email."""
+
+    async def set_password(self, user_id: str, password_hash: str, now: datetime) -> bool:
+        """Replace the hash and revoke every refresh token of the user; False if no such user."""
+
+    async def delete_user(self, user_id: str) -> bool:
+        """Delete the user with all its todos and refresh tokens; False if no such user."""
+
+    async def create_session(self, user_id: str, session: NewSession, now: datetime) -> None:
+        """Store a refresh token for an existing user; UserGone otherwise."""
+
+    async def rotate_session(
+        self, token_hash: str, successor: NewSession, now: datetime
+    ) -> RotateResult:
+        """Trade a live refresh token for its successor, in the same family.
+
+        A token that was already rotated revokes its whole family (REUSED);
+        unknown, expired or revoked tokens change nothing (INVALID).
+        """
+
+    async def revoke_session(self, token_hash: str, now: datetime) -> bool:
+        """Revoke one live refresh token; False when it was not live."""
+
+    # -- todos --------------------------------------------------------------
+
+    async def create_todo(self, user_id: str, name: str, is_completed: bool, now: datetime) -> Todo:
+        """Store a todo for an existing user; UserGone otherwise."""
+
+    async def get_todos(self, user_id: str, ids: Sequence[str]) -> list[Todo | None]:
+        """The user's todos with these ids, in order; None where missing or not theirs."""
+
+    async def update_todo(
+        self,
+        user_id: str,
+        todo_id: str,
+        name: str | None,
+        is_completed: bool | None,
+        now: datetime,
+    ) -> Todo | None:
+        """Change the given fields (None leaves one as it is); None if not the user's."""
+
+    async def delete_todo(self, user_id: str, todo_id: str) -> bool:
+        """Delete one of the user's todos; False if not the user's."""
+
+    async def list_todos(
+        self,
+        user_id: str,
+        first: int,
+        after: Position | None,
+        is_completed: bool | None,
+    ) -> Page:
+        """Up to `first` todos strictly after `after`, with the filter's total count."""
+
+    async def set_all_completed(
+        self, user_id: str, is_completed: bool, now: datetime
+    ) -> list[Todo]:
+        """Set every todo of the user to `is_completed`; return those that changed."""
+
+    async def clear_completed(self, user_id: str) -> list[str]:
+        """Delete every completed todo of the user; return their ids."""

@@ -1,0 +1,431 @@
+"""SQLite through the stdlib `sqlite3` driver: the embedded default.
+
+Reads run on the event loop through their own connection: in WAL mode a
+reader never waits for a lock, and a thread hop would cost more than the
+query. Writes run on one dedicated thread with their own connection, so a
+write waiting on SQLite's lock (another process writing the same file) never
+stalls the loop, and this process's writes never queue on each other's locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from graphql_app.cursors import from_micros, to_micros
+from graphql_app.errors import EmailTaken, ServiceUnavailable, UserGone
+from graphql_app.models import (
+    NewSession,
+    Page,
+    Position,
+    RotateOutcome,
+    RotateResult,
+    Todo,
+    User,
+)
+from graphql_app.storage.migrations import load_migrations, split_statements
+
+T = TypeVar("T")
+
+_USER_COLUMNS = "id, email, fullname, password_hash, created_at"
+_TODO_COLUMNS = "id, user_id, name, is_completed, created_at, updated_at"
+_BUSY_TIMEOUT_MS = 10_000
+
+
+def _user(row: Sequence[Any]) -> User:
+    return User(row[0], row[1], row[2], row[3], from_micros(row[4]))
+
+
+def _todo(row: Sequence[Any]) -> Todo:
+    return Todo(row[0], row[1], row[2], bool(row[3]), from_micros(row[4]), from_micros(row[5]))
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _page_sql(with_filter: bool, with_after: bool) -> str:
+    """One statement for a page, its total count and whether newer rows exist.
+
+    The count sits in a one-row subquery LEFT JOINed to the page, so an empty
+    page still returns the total.
+    """
+    where = "user_id = :user_id" + (" AND is_completed = :done" if with_filter else "")
+    newer = (
+        f"EXISTS (SELECT 1 FROM todos WHERE {where} AND (created_at, id) > (:at, :id))"
+        if with_after
+        else "0"
+    )
+    page_where = where + (" AND (created_at, id) < (:at, :id)" if with_after else "")
+    return (
+        f"SELECT c.total, c.newer, t.id, t.user_id, t.name, t.is_completed, "
+        f"t.created_at, t.updated_at "
+        f"FROM (SELECT count(*) AS total, {newer} AS newer FROM todos WHERE {where}) AS c "
+        f"LEFT JOIN (SELECT {_TODO_COLUMNS} FROM todos WHERE {page_where} "
+        f"ORDER BY created_at DESC, id DESC LIMIT :limit) AS t ON 1 "
+        f"ORDER BY t.created_at DESC, t.id DESC"
+    )
+
+
+_PAGE_SQL = {(f, a): _page_sql(f, a) for f in (False, True) for a in (False, True)}
+
+
+class SQLiteStorage:
+    """The Storage Protocol on one SQLite file (see storage/base.py)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.round_trips = 0
+        self._reader: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        # One thread: writes are serialised here rather than on SQLite's lock.
+        self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-write")
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStorage:
+        """`sqlite:///relative/path.db`, `sqlite:////absolute/path.db` or `sqlite:///:memory:`."""
+        parts = urlsplit(url)
+        path = unquote(parts.path)
+        if path.startswith("/"):
+            path = path[1:]
+        if not path:
+            raise ValueError("a sqlite URL needs a file path, e.g. sqlite:///./todo.db")
+        return cls(path)
+
+    # -- connections ----------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=_BUSY_TIMEOUT_MS / 1000,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _read_conn(self) -> sqlite3.Connection:
+        if self._reader is None:
+            self._reader = self._connect()
+        return self._reader
+
+    def _write_conn(self) -> sqlite3.Connection:
+        if self._writer is None:
+            self._writer = self._connect()
+            self._writer.execute("PRAGMA journal_mode = WAL")
+        return self._writer
+
+    def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        self.round_trips += 1
+        try:
+            return self._read_conn().execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise ServiceUnavailable() from exc
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` in one IMMEDIATE transaction on the write thread."""
+
+        def run() -> T:
+            conn = self._write_conn()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                result = work(conn)
+                conn.execute("COMMIT")
+                return result
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._write_thread, run)
+        except sqlite3.IntegrityError as exc:
+            message = str(exc)
+            if "users.email" in message:
+                raise EmailTaken() from exc
+            if "FOREIGN KEY" in message:
+                raise UserGone() from exc
+            raise
+        except sqlite3.OperationalError as exc:
+            raise ServiceUnavailable() from exc
+
+    def _exec(
+        self, conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()
+    ) -> sqlite3.Cursor:
+        self.round_trips += 1
+        return conn.execute(sql, params)
+
+    # -- lifecycle ------------------------------------------------------------
+
+    async def migrate(self) -> None:
+        def apply(conn: sqlite3.Connection) -> None:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+            )
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+                for migration in load_migrations("sqlite"):
+                    if migration.version in done:
+                        continue
+                    for statement in split_statements(migration.sql):
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?, strftime('%s','now'))",
+                        (migration.version, migration.name),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        await asyncio.get_running_loop().run_in_executor(
+            self._write_thread, lambda: apply(self._write_conn())
+        )
+
+    async def ping(self) -> None:
+        self._read("SELECT 1")
+
+    async def close(self) -> None:
+        def close_writer() -> None:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+
+        await asyncio.get_running_loop().run_in_executor(self._write_thread, close_writer)
+        self._write_thread.shutdown(wait=True)
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    # -- users and sessions ---------------------------------------------------
+
+    async def create_user(
+        self, email: str, fullname: str, password_hash: str, session: NewSession, now: datetime
+    ) -> User:
+        user = User(_new_id(), email, fullname, password_hash, now)
+
+        def work(conn: sqlite3.Connection) -> None:
+            self._exec(
+                conn,
+                f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                (user.id, email, fullname, password_hash, to_micros(now)),
+            )
+            self._insert_session(conn, user.id, session, now)
+
+        await self._write(work)
+        return user
+
+    def _insert_session(
+        self, conn: sqlite3.Connection, user_id: str, session: NewSession, now: datetime
+    ) -> None:
+        self._exec(
+            conn,
+            "INSERT INTO sessions (id, user_id, family_id, token_hash, expires_at, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                _new_id(),
+                user_id,
+                session.family_id,
+                session.token_hash,
+                to_micros(session.expires_at),
+                to_micros(now),
+            ),
+        )
+
+    async def get_users(self, ids: Sequence[str]) -> list[User | None]:
+        unique = list(dict.fromkeys(ids))
+        marks = ",".join("?" * len(unique))
+        rows = self._read(f"SELECT {_USER_COLUMNS} FROM users WHERE id IN ({marks})", unique)
+        found = {row[0]: _user(row) for row in rows}
+        return [found.get(i) for i in ids]
+
+    async def get_user_by_email(self, email: str) -> User | None:
+        rows = self._read(f"SELECT {_USER_COLUMNS} FROM users WHERE email = ?", (email,))
+        return _user(rows[0]) if rows else None
+
+    async def set_password(self, user_id: str, password_hash: str, now: datetime) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            changed = self._exec(
+                conn, "UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id)
+            ).rowcount
+            self._exec(
+                conn,
+                "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+                (to_micros(now), user_id),
+            )
+            return changed == 1
+
+        return await self._write(work)
+
+    async def delete_user(self, user_id: str) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            # todos and sessions go with the user: ON DELETE CASCADE.
+            return self._exec(conn, "DELETE FROM users WHERE id = ?", (user_id,)).rowcount == 1
+
+        return await self._write(work)
+
+    async def create_session(self, user_id: str, session: NewSession, now: datetime) -> None:
+        await self._write(lambda conn: self._insert_session(conn, user_id, session, now))
+
+    async def rotate_session(
+        self, token_hash: str, successor: NewSession, now: datetime
+    ) -> RotateResult:
+        def work(conn: sqlite3.Connection) -> RotateResult:
+            row = self._exec(
+                conn,
+                "SELECT id, user_id, family_id, expires_at, rotated_at, revoked_at "
+                "FROM sessions WHERE token_hash = ?",
+                (token_hash,),
+            ).fetchone()
+            if row is None or row[5] is not None:
+                return RotateResult(RotateOutcome.INVALID)
+            session_id, user_id, family_id, expires_at, rotated_at, _ = row
+            if rotated_at is not None:
+                self._exec(
+                    conn,
+                    "UPDATE sessions SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+                    (to_micros(now), family_id),
+                )
+                return RotateResult(RotateOutcome.REUSED, user_id)
+            if expires_at <= to_micros(now):
+                return RotateResult(RotateOutcome.INVALID)
+            self._exec(
+                conn,
+                "UPDATE sessions SET rotated_at = ? WHERE id = ?",
+                (to_micros(now), session_id),
+            )
+            self._insert_session(
+                conn,
+                user_id,
+                NewSession(family_id, successor.token_hash, successor.expires_at),
+                now,
+            )
+            return RotateResult(RotateOutcome.ROTATED, user_id)
+
+        return await self._write(work)
+
+    async def revoke_session(self, token_hash: str, now: datetime) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            cursor = self._exec(
+                conn,
+                "UPDATE sessions SET revoked_at = ? WHERE token_hash = ? "
+                "AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at > ?",
+                (to_micros(now), token_hash, to_micros(now)),
+            )
+            return cursor.rowcount == 1
+
+        return await self._write(work)
+
+    # -- todos ----------------------------------------------------------------
+
+    async def create_todo(self, user_id: str, name: str, is_completed: bool, now: datetime) -> Todo:
+        todo = Todo(_new_id(), user_id, name, is_completed, now, now)
+        micros = to_micros(now)
+
+        def work(conn: sqlite3.Connection) -> None:
+            self._exec(
+                conn,
+                f"INSERT INTO todos ({_TODO_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (todo.id, user_id, name, int(is_completed), micros, micros),
+            )
+
+        await self._write(work)
+        return todo
+
+    async def get_todos(self, user_id: str, ids: Sequence[str]) -> list[Todo | None]:
+        unique = list(dict.fromkeys(ids))
+        marks = ",".join("?" * len(unique))
+        rows = self._read(
+            f"SELECT {_TODO_COLUMNS} FROM todos WHERE user_id = ? AND id IN ({marks})",
+            [user_id, *unique],
+        )
+        found = {row[0]: _todo(row) for row in rows}
+        return [found.get(i) for i in ids]
+
+    async def update_todo(
+        self,
+        user_id: str,
+        todo_id: str,
+        name: str | None,
+        is_completed: bool | None,
+        now: datetime,
+    ) -> Todo | None:
+        done = None if is_completed is None else int(is_completed)
+
+        def work(conn: sqlite3.Connection) -> Todo | None:
+            row = self._exec(
+                conn,
+                "UPDATE todos SET name = coalesce(?, name), "
+                "is_completed = coalesce(?, is_completed), updated_at = ? "
+                f"WHERE id = ? AND user_id = ? RETURNING {_TODO_COLUMNS}",
+                (name, done, to_micros(now), todo_id, user_id),
+            ).fetchone()
+            return _todo(row) if row else None
+
+        return await self._write(work)
+
+    async def delete_todo(self, user_id: str, todo_id: str) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            cursor = self._exec(
+                conn, "DELETE FROM todos WHERE id = ? AND user_id = ?", (todo_id, user_id)
+            )
+            return cursor.rowcount == 1
+
+        return await self._write(work)
+
+    async def list_todos(
+        self, user_id: str, first: int, after: Position | None, is_completed: bool | None
+    ) -> Page:
+        params: dict[str, Any] = {"user_id": user_id, "limit": first + 1}
+        if is_completed is not None:
+            params["done"] = int(is_completed)
+        if after is not None:
+            params["at"] = to_micros(after.created_at)
+            params["id"] = after.id
+        rows = self._read(_PAGE_SQL[(is_completed is not None, after is not None)], params)
+        todos = [_todo(row[2:]) for row in rows if row[2] is not None]
+        return Page(
+            todos=todos[:first],
+            total_count=rows[0][0],
+            has_next_page=len(todos) > first,
+            has_previous_page=bool(rows[0][1]),
+        )
+
+    async def set_all_completed(
+        self, user_id: str, is_completed: bool, now: datetime
+    ) -> list[Todo]:
+        def work(conn: sqlite3.Connection) -> list[Todo]:
+            rows = self._exec(
+                conn,
+                "UPDATE todos SET is_completed = ?, updated_at = ? "
+                f"WHERE user_id = ? AND is_completed <> ? RETURNING {_TODO_COLUMNS}",
+                (int(is_completed), to_micros(now), user_id, int(is_completed)),
+            ).fetchall()
+            return [_todo(row) for row in rows]
+
+        return await self._write(work)
+
+    async def clear_completed(self, user_id: str) -> list[str]:
+        def work(conn: sqlite3.Connection) -> list[str]:
+            rows = self._exec(
+                conn,
+                "DELETE FROM todos WHERE user_id = ? AND is_completed = 1 RETURNING id",
+                (user_id,),
+            ).fetchall()
+            return [row[0] for row in rows]
+
+        return await self._write(work)

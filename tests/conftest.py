@@ -1,0 +1,106 @@
+"""Fixtures: a fresh storage per test on each chosen backend, the app, clients."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from graphql_app.app import create_app
+from graphql_app.events import InProcessEventBus
+from graphql_app.settings import Settings
+from graphql_app.storage import Storage
+from tests.backends import ALL_BACKENDS, backend_factory
+from tests.graphql_client import GraphQLClient
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backends",
+        default=os.environ.get("TEST_BACKENDS", "sqlite"),
+        help=f"comma-separated storage backends to run the suites on ({', '.join(ALL_BACKENDS)})",
+    )
+
+
+def selected_backends(config: pytest.Config) -> list[str]:
+    names = [n.strip() for n in str(config.getoption("--backends")).split(",") if n.strip()]
+    if names == ["all"]:
+        return list(ALL_BACKENDS)
+    for name in names:
+        if name not in ALL_BACKENDS:
+            raise pytest.UsageError(f"unknown backend {name!r}; choose from {ALL_BACKENDS}")
+    return names
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        names = selected_backends(metafunc.config)
+        marks = {"postgres": [pytest.mark.postgres], "fauna": [pytest.mark.fauna]}
+        metafunc.parametrize(
+            "backend", [pytest.param(n, marks=marks.get(n, [])) for n in names]
+        )
+
+
+class Clock:
+    """A clock the tests move by hand: time travel instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        # Each reading advances 1 µs, like a real clock: creation times stay distinct.
+        self.now += timedelta(microseconds=1)
+        return self.now
+
+    def travel(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(
+        secret_key=TEST_SECRET,
+        bcrypt_rounds=4,  # fast tests; bcrypt's own tests use the real cost
+        auth_rate_limit="",
+        login_account_rate_limit="",
+    )
+
+
+@pytest.fixture
+async def storage(backend: str, tmp_path: Path) -> AsyncIterator[Storage]:
+    async with backend_factory(backend)(tmp_path) as store:
+        yield store
+
+
+@pytest.fixture
+def events() -> InProcessEventBus:
+    return InProcessEventBus()
+
+
+@pytest.fixture
+def app(settings: Settings, storage: Storage, clock: Clock, events: InProcessEventBus) -> Starlette:
+    return create_app(settings, clock=clock, storage=storage, events=events)
+
+
+@pytest.fixture
+async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(http)
