@@ -43,9 +43,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         names = selected_backends(metafunc.config)
         marks = {"postgres": [pytest.mark.postgres], "fauna": [pytest.mark.fauna]}
-        metafunc.parametrize(
-            "backend", [pytest.param(n, marks=marks.get(n, [])) for n in names]
-        )
+        metafunc.parametrize("backend", [pytest.param(n, marks=marks.get(n, [])) for n in names])
 
 
 class Clock:

@@ -97,11 +97,15 @@ class Account:
 
 async def sign_up(gql: GraphQLClient, email: str, password: str = PASSWORD) -> Account:
     data = (
-        await gql(SIGN_UP, {"input": {"email": email, "fullname": "Test User", "password": password}})
+        await gql(
+            SIGN_UP, {"input": {"email": email, "fullname": "Test User", "password": password}}
+        )
     ).ok()["createUser"]
     return Account(data["user"]["id"], data["user"]["email"], data["token"], data["refreshToken"])
 
 
-async def create_todo(gql: GraphQLClient, token: str, name: str, done: bool = False) -> dict[str, Any]:
+async def create_todo(
+    gql: GraphQLClient, token: str, name: str, done: bool = False
+) -> dict[str, Any]:
     result = await gql(CREATE_TODO, {"input": {"name": name, "isCompleted": done}}, token=token)
     return dict(result.ok()["createTodo"])

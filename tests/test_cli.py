@@ -1,0 +1,51 @@
+"""The command line of PRODUCT.md §8."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "graphql_app", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = run(["--help"], tmp_path)
+    assert result.returncode == 0
+    for command in ("serve", "migrate", "export-schema"):
+        assert command in result.stdout
+
+
+def test_migrate_is_idempotent(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    for _ in range(2):
+        result = run(["migrate"], tmp_path, DATABASE_URL=url, SECRET_KEY="k" * 32)
+        assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
+    assert {"users", "todos", "sessions"} <= tables
+    assert versions == sorted(set(versions))
+
+
+def test_export_schema_check_fails_when_stale(tmp_path: Path) -> None:
+    target = tmp_path / "schema.graphql"
+    assert run(["export-schema", "--check", "--path", str(target)], tmp_path).returncode == 1
+    assert run(["export-schema", "--path", str(target)], tmp_path).returncode == 0
+    assert run(["export-schema", "--check", "--path", str(target)], tmp_path).returncode == 0
+    target.write_text(target.read_text() + "\n# edited\n")
+    assert run(["export-schema", "--check", "--path", str(target)], tmp_path).returncode == 1

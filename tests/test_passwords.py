@@ -1,0 +1,44 @@
+"""bcrypt itself, at the real default cost (PRODUCT.md §4)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import bcrypt
+import pytest
+
+from graphql_app.security.passwords import PasswordHasher, password_problem
+from graphql_app.settings import Settings
+
+
+def test_bcrypt_refuses_passwords_over_72_bytes() -> None:
+    """Why the 72-byte rule exists: bcrypt 5 raises rather than truncating."""
+    with pytest.raises(ValueError, match="72"):
+        bcrypt.hashpw(b"x" * 73, bcrypt.gensalt(4))
+    assert password_problem("x" * 73) is not None
+    assert password_problem("x" * 72) is None
+
+
+@pytest.mark.slow
+async def test_default_cost_is_12_and_hashing_leaves_the_loop_free() -> None:
+    rounds = Settings(secret_key="k" * 32).bcrypt_rounds
+    assert rounds == 12
+    hasher = PasswordHasher(rounds, threads=1)
+    try:
+        digest_task = asyncio.create_task(hasher.hash("a real password"))
+        ticks = 0
+        started = time.perf_counter()
+        while not digest_task.done():
+            await asyncio.sleep(0.01)
+            ticks += 1
+        elapsed = time.perf_counter() - started
+        digest = digest_task.result()
+        assert digest.startswith("$2b$12$")
+        # The loop kept turning while bcrypt ran: about one tick per 10 ms.
+        assert ticks >= elapsed / 0.01 * 0.5
+        assert await hasher.verify("a real password", digest)
+        assert not await hasher.verify("another password", digest)
+        assert not await hasher.verify("a real password", None)
+    finally:
+        hasher.close()

@@ -1,0 +1,91 @@
+"""Configuration: one clear line naming the variable for each bad value (PRODUCT.md §3)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from graphql_app.settings import SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("SECRET_KEY", "ENVIRONMENT", "DATABASE_URL", "FAUNA_SECRET", "BCRYPT_ROUNDS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env, and the development key lands here
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"ENVIRONMENT": "production"}, "SECRET_KEY"),
+        ({"ENVIRONMENT": "production", "SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"SECRET_KEY": "x" * 31}, "SECRET_KEY"),
+        ({"ENVIRONMENT": "staging"}, "ENVIRONMENT"),
+        ({"BCRYPT_ROUNDS": "abc"}, "BCRYPT_ROUNDS"),
+        ({"BCRYPT_ROUNDS": "3"}, "BCRYPT_ROUNDS"),
+        ({"ACCESS_TOKEN_TTL": "-5"}, "ACCESS_TOKEN_TTL"),
+        ({"AUTH_RATE_LIMIT": "lots"}, "AUTH_RATE_LIMIT"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+    ],
+)
+def test_bad_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], variable: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    message = str(error.value)
+    assert variable in message and "\n" not in message
+
+
+def test_production_accepts_a_long_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("SECRET_KEY", "p" * 32)
+    settings = load_settings()
+    assert settings.is_production
+    assert not settings.graphiql_enabled and not settings.introspection_enabled
+    assert "p" * 32 not in repr(settings)
+
+
+def test_development_generates_and_keeps_a_key(tmp_path: Path) -> None:
+    first = load_settings()
+    second = load_settings()
+    assert len(first.secret_key) >= 32
+    assert first.secret_key == second.secret_key
+    assert (tmp_path / ".secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_fauna_secret_selects_fauna_when_no_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().storage_url == "sqlite:///./todo.db"
+    monkeypatch.setenv("FAUNA_SECRET", "s3cr/t")
+    monkeypatch.setenv("FAUNA_PORT", "8443")
+    assert load_settings().storage_url == "fauna://s3cr%2Ft@127.0.0.1:8443?scheme=http"
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///./other.db")
+    assert load_settings().storage_url == "sqlite:///./other.db"
+
+
+def test_serve_refuses_to_start_with_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "graphql_app", "serve"],
+        cwd=tmp_path,
+        env={
+            "ENVIRONMENT": "production",
+            "SECRET_KEY": "too-short",
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(ROOT),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "SECRET_KEY" in lines[0], result.stderr

@@ -1,0 +1,133 @@
+"""Every input rule of PRODUCT.md §4: BAD_USER_INPUT naming the argument, nothing written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from graphql_app.storage import Storage
+from tests.graphql_client import PASSWORD, SIGN_UP, TODOS_PAGE, GraphQLClient, create_todo, sign_up
+
+GOOD_USER = {"email": "new@example.com", "fullname": "New User", "password": PASSWORD}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"email": "not-an-email"}, "input.email"),
+        ({"email": "two@@example.com"}, "input.email"),
+        ({"email": "   "}, "input.email"),
+        (
+            {"email": "a" * 64 + "@" + "b" * 63 + "." + "c" * 61 + "." + "d" * 60 + ".com"},
+            "input.email",
+        ),
+        ({"fullname": ""}, "input.fullname"),
+        ({"fullname": "    "}, "input.fullname"),
+        ({"fullname": "x" * 301}, "input.fullname"),
+        ({"password": "1234567"}, "input.password"),  # 7 bytes
+        ({"password": "x" * 73}, "input.password"),  # 73 bytes: over bcrypt's limit
+        ({"password": "é" * 37}, "input.password"),  # 37 characters, 74 bytes of UTF-8
+    ],
+)
+async def test_sign_up_rules(gql: GraphQLClient, change: dict[str, str], field: str) -> None:
+    result = await gql(SIGN_UP, {"input": {**GOOD_USER, **change}})
+    assert result.status == 200
+    assert result.codes == ["BAD_USER_INPUT"] and result.data is None
+    assert list(result.errors[0]["extensions"]["fields"]) == [field]
+    # Nothing was written: the same email signs up fine afterwards.
+    email = change.get("email", GOOD_USER["email"])
+    if field != "input.email":
+        assert (await sign_up(gql, email)).email == email
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"password": "12345678"},  # exactly 8
+        {"password": "x" * 72},  # exactly 72 bytes
+        {"password": "é" * 36},  # 72 bytes of UTF-8
+        {"fullname": "x" * 300},
+        {"email": "a" * 64 + "@" + "b" * 63 + "." + "c" * 60 + "." + "d" * 60 + ".com"},  # 254
+    ],
+)
+async def test_sign_up_limits_are_inclusive(gql: GraphQLClient, change: dict[str, str]) -> None:
+    assert (await gql(SIGN_UP, {"input": {**GOOD_USER, **change}})).ok()
+
+
+async def test_all_bad_fields_are_reported_together(gql: GraphQLClient) -> None:
+    result = await gql(SIGN_UP, {"input": {"email": "x", "fullname": "", "password": "short"}})
+    assert set(result.errors[0]["extensions"]["fields"]) == {
+        "input.email",
+        "input.fullname",
+        "input.password",
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "field"),
+    [
+        (
+            "mutation C($n: String!) { createTodo(input: {name: $n}) { id } }",
+            {"n": ""},
+            "input.name",
+        ),
+        (
+            "mutation C($n: String!) { createTodo(input: {name: $n}) { id } }",
+            {"n": "  "},
+            "input.name",
+        ),
+        (
+            "mutation C($n: String!) { createTodo(input: {name: $n}) { id } }",
+            {"n": "x" * 1001},
+            "input.name",
+        ),
+    ],
+)
+async def test_todo_name_rules_on_create(
+    gql: GraphQLClient, storage: Storage, query: str, variables: dict[str, Any], field: str
+) -> None:
+    ada = await sign_up(gql, "todo-rules@example.com")
+    result = await gql(query, variables, token=ada.token)
+    assert result.codes == ["BAD_USER_INPUT"] and result.data is None
+    assert list(result.errors[0]["extensions"]["fields"]) == [field]
+    page = (await gql(TODOS_PAGE, {"first": 5}, token=ada.token)).ok()["todos"]
+    assert page["totalCount"] == 0
+
+
+@pytest.mark.parametrize("name", ["", "   ", "y" * 1001])
+async def test_todo_name_rules_on_update_leave_the_todo_unchanged(
+    gql: GraphQLClient, name: str
+) -> None:
+    ada = await sign_up(gql, "update-rules@example.com")
+    todo = await create_todo(gql, ada.token, "keep me")
+    result = await gql(
+        "mutation U($id: ID!, $n: String) "
+        "{ updateTodo(id: $id, input: {name: $n, isCompleted: true}) { id } }",
+        {"id": todo["id"], "n": name},
+        token=ada.token,
+    )
+    assert result.codes == ["BAD_USER_INPUT"]
+    assert list(result.errors[0]["extensions"]["fields"]) == ["input.name"]
+    after = (
+        await gql(
+            "query T($id: ID!) { todo(id: $id) { name isCompleted updatedAt } }",
+            {"id": todo["id"]},
+            token=ada.token,
+        )
+    ).ok()["todo"]
+    assert after == {"name": "keep me", "isCompleted": False, "updatedAt": todo["updatedAt"]}
+
+
+async def test_todo_name_limit_is_inclusive(gql: GraphQLClient) -> None:
+    ada = await sign_up(gql, "long-name@example.com")
+    assert len((await create_todo(gql, ada.token, "z" * 1000))["name"]) == 1000
+
+
+async def test_graphql_type_errors_are_validation_errors_not_500(gql: GraphQLClient) -> None:
+    ada = await sign_up(gql, "types@example.com")
+    result = await gql('{ todos(first: "many") { totalCount } }', token=ada.token)
+    assert result.status in (200, 400)
+    assert result.codes == ["GRAPHQL_VALIDATION_FAILED"]
+    syntax = await gql("{ todos(first: ", token=ada.token)
+    assert syntax.codes == ["GRAPHQL_PARSE_FAILED"]
