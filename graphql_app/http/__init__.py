@@ -1,0 +1,1 @@
+"""The HTTP and WebSocket layer: the GraphQL view and one module per middleware."""
