@@ -14,6 +14,7 @@ SCHEMA_FILE = Path("schema.graphql")
 
 
 def _migrate() -> int:
+    from graphql_app.errors import StorageRefused
     from graphql_app.storage import open_storage
 
     settings = load_settings()
@@ -27,7 +28,10 @@ def _migrate() -> int:
         finally:
             await storage.close()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except StorageRefused as exc:
+        raise SettingsError(f"DATABASE_URL: {exc.detail}") from None
     print(f"migrated {settings.storage_url.split(':', 1)[0]} storage")
     return 0
 
@@ -48,10 +52,33 @@ def _export_schema(check: bool, path: Path) -> int:
     return 0
 
 
+def _check_storage(url: str) -> None:
+    """Refuse to start when storage rejects our credentials; a storage that is merely
+    down is fine (requests answer SERVICE_UNAVAILABLE until it is back)."""
+    from graphql_app.errors import ServiceUnavailable, StorageRefused
+    from graphql_app.storage import open_storage
+
+    storage = open_storage(url, pool_size=1)
+
+    async def ping() -> None:
+        try:
+            await storage.ping()
+        finally:
+            await storage.close()
+
+    try:
+        asyncio.run(ping())
+    except StorageRefused as exc:
+        raise SettingsError(f"DATABASE_URL: {exc.detail}") from None
+    except ServiceUnavailable:
+        logging.getLogger("graphql_app").warning("storage is not answering yet; serving anyway")
+
+
 def _serve(host: str, port: int, workers: int) -> int:
     import uvicorn
 
-    load_settings()  # fail fast, with one line, before uvicorn starts
+    settings = load_settings()  # fail fast, with one line, before uvicorn starts
+    _check_storage(settings.storage_url)
     uvicorn.run(
         "graphql_app.app:create_app_from_env",
         factory=True,

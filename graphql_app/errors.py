@@ -87,6 +87,17 @@ class ServiceUnavailable(AppError):
     default_message = "Storage is unavailable, try again shortly"
 
 
+class StorageRefused(ServiceUnavailable):
+    """Storage answered but refused our credentials: a configuration problem.
+
+    Clients see SERVICE_UNAVAILABLE; `detail` is for the operator's log line.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__()
+        self.detail = detail
+
+
 class EmailTaken(Conflict):
     """Raised by storage when the unique email constraint refuses a write."""
 

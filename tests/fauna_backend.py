@@ -1,0 +1,44 @@
+"""The Fauna backend for the suites: the real driver against the FQL v4 emulator.
+
+One emulator serves the whole session (started on first use); each test gets
+empty data (reset) and runs the real `migrate` bootstrap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from graphql_app.storage import Storage
+from graphql_app.storage.fauna import FaunaStorage
+from tests.fauna_emulator import FaunaEmulator
+
+SECRET = "emulator-secret"
+_emulator: FaunaEmulator | None = None
+
+
+def shared_emulator() -> FaunaEmulator:
+    global _emulator  # noqa: PLW0603 - one emulator per test session
+    if _emulator is None:
+        _emulator = FaunaEmulator(secret=SECRET)
+        _emulator.start()
+    return _emulator
+
+
+def fauna_url(emulator: FaunaEmulator) -> str:
+    return f"fauna://{SECRET}@127.0.0.1:{emulator.port}?scheme=http"
+
+
+@asynccontextmanager
+async def fauna_backend(tmp_path: Path) -> AsyncIterator[Storage]:
+    emulator = shared_emulator()
+    emulator.reset()
+    emulator.delay = 0
+    emulator.fail_with_status = None
+    storage = FaunaStorage.from_url(fauna_url(emulator), query_timeout=10)
+    await storage.migrate()
+    try:
+        yield storage
+    finally:
+        await storage.close()
