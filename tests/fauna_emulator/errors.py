@@ -17,6 +17,7 @@ class QueryError(Exception):
         code: str,
         description: str,
         position: Pos | None,
+        *,
         status: int = 400,
         failures: list[dict[str, Any]] | None = None,
         cause: list[QueryError] | None = None,

@@ -13,9 +13,10 @@ import datetime as dt
 from typing import Any
 
 from .errors import Pos, QueryError, expected, invalid_argument, invalid_expression, invalid_form
+from .refs import legacy_ref, make_ref, native
 from .registry import find_form, form
 from .store import Store
-from .values import NATIVE_NAMES, COLLECTIONS, Lambda, Ref, SetValue, Ts
+from .values import Lambda, Ref, SetValue, Ts
 
 Env = dict[str, Any]
 
@@ -115,60 +116,18 @@ class Evaluator:
 
     def _ref_literal(self, body: Any, pos: Pos) -> Ref:
         if isinstance(body, str):
-            return _legacy_ref(body, pos)
+            return legacy_ref(body, pos)
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
             raise invalid_expression(pos, "Invalid ref.")
         if set(body) - {"id", "collection", "class"}:
             raise invalid_expression(pos, "Invalid ref.")  # scoped (database) refs
         parent = body.get("collection", body.get("class"))
         if parent is None:
-            return _native(body["id"], pos)
+            return native(body["id"], pos)
         coll = self.eval(parent, {}, pos)
         if not isinstance(coll, Ref):
             raise invalid_expression(pos, "Invalid ref.")
         return make_ref(coll, body["id"], pos)
-
-
-def _native(name: str, pos: Pos) -> Ref:
-    if name == "classes":
-        return COLLECTIONS
-    if name not in NATIVE_NAMES:
-        raise invalid_expression(pos, "Invalid ref.")
-    return Ref(name)
-
-
-def make_ref(coll: Ref, doc_id: Any, pos: Pos) -> Ref:
-    """`Ref(coll, id)`: a document ref needs a numeric id (a Long), normalised to decimal."""
-    if coll == COLLECTIONS or (coll.is_native and coll.id in NATIVE_NAMES):
-        if not isinstance(doc_id, str):
-            raise expected(pos, ["String"], doc_id)
-        return Ref(doc_id, coll)
-    if not coll.is_collection:
-        raise expected(pos, ["Collection Ref"], coll)
-    if isinstance(doc_id, int) and not isinstance(doc_id, bool) and doc_id >= 0:
-        return Ref(str(doc_id), coll)
-    if not isinstance(doc_id, str):
-        raise expected(pos, ["Number", "String"], doc_id)
-    if not doc_id.isdigit():
-        raise invalid_argument(
-            pos, f"Number or numeric String expected, non-numeric '{doc_id}' provided."
-        )
-    if int(doc_id) >= 2**63:
-        raise invalid_argument(pos, f"The id provided is too large: '{doc_id}'")
-    return Ref(str(int(doc_id)), coll)
-
-
-def _legacy_ref(text: str, pos: Pos) -> Ref:
-    """`{"@ref":"collections/todos/123"}`, the one-argument `ref()` string form."""
-    parts = text.split("/")
-    if len(parts) == 1:
-        return _native(parts[0], pos)
-    native = _native(parts[0], pos)
-    if len(parts) == 2:
-        return Ref(parts[1], native)
-    if len(parts) == 3 and native == COLLECTIONS:
-        return make_ref(Ref(parts[1], COLLECTIONS), parts[2], pos)
-    raise invalid_expression(pos, "Invalid ref.")
 
 
 def _ts_literal(body: Any, pos: Pos) -> Ts:
@@ -289,7 +248,7 @@ def _query(ev: Evaluator, x: dict[str, Any], env: Env, pos: Pos) -> Any:
     return fn
 
 
-def _bools(ev: Evaluator, x: dict[str, Any], key: str, env: Env, pos: Pos, stop: bool) -> bool:
+def _bools(ev: Evaluator, x: dict[str, Any], key: str, env: Env, pos: Pos, *, stop: bool) -> bool:
     # And/Or evaluate left to right and stop at the first deciding value.
     raw = x[key]
     exprs = raw if isinstance(raw, list) else [raw]
@@ -327,4 +286,4 @@ def _not(ev: Evaluator, x: dict[str, Any], env: Env, pos: Pos) -> Any:
 # Register the remaining forms (import for side effects, after Evaluator exists).
 from . import forms_db, forms_sets, forms_values  # noqa: E402
 
-__all__ = ["Env", "Evaluator", "forms_db", "forms_sets", "forms_values", "make_ref"]
+__all__ = ["Env", "Evaluator", "forms_db", "forms_sets", "forms_values"]

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import Pos, QueryError, expected, invalid_argument
 from .registry import form
-from .values import Lambda, Page, Ref, SetValue, Ts, Version, compare, freeze, is_number
+from .values import (
+    Lambda,
+    Page,
+    Ref,
+    SetValue,
+    Ts,
+    Version,
+    compare,
+    freeze,
+    is_number,
+    type_name,
+)
 
 if TYPE_CHECKING:
     from .evaluator import Env, Evaluator
@@ -42,7 +54,7 @@ def _chain(name: str, ok: Callable[[int], bool]) -> None:
     @form(name)
     def handler(ev: Evaluator, x: X, env: Env, pos: Pos) -> Any:
         values = [v for v, _ in ev.varargs(x, name, env, pos)]
-        return all(ok(compare(a, b)) for a, b in zip(values, values[1:], strict=False))
+        return all(ok(compare(a, b)) for a, b in itertools.pairwise(values))
 
 
 _chain("lt", lambda c: c < 0)
@@ -161,7 +173,9 @@ _search_fn("containsstr", str.__contains__)
 @form("substring", optional=("start", "length"))
 def _substring(ev: Evaluator, x: X, env: Env, pos: Pos) -> Any:
     text = want(ev.arg(x, "substring", env, pos), [*pos, "substring"], str, "String")
-    start = want(ev.arg(x, "start", env, pos), [*pos, "start"], int, "Integer") if "start" in x else 0
+    start = 0
+    if "start" in x:
+        start = want(ev.arg(x, "start", env, pos), [*pos, "start"], int, "Integer")
     if start < 0:
         start = max(0, len(text) + start)
     if "length" not in x:
@@ -197,8 +211,6 @@ def _to_string(value: Any, pos: Pos) -> str:
 
 
 def _cast(value: Any, target: str, pos: Pos) -> QueryError:
-    from .values import type_name
-
     return invalid_argument(pos, f"Cannot cast {type_name(value)} to {target}.")
 
 

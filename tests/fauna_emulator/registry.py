@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .evaluator import Env, Evaluator
     from .errors import Pos
+    from .evaluator import Env, Evaluator
 
 Handler = Callable[["Evaluator", dict[str, Any], "Env", "Pos"], Any]
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .errors import Pos
+from .errors import Pos, expected
 from .store import Store
 from .values import (
     Lambda,
@@ -56,13 +56,14 @@ class Entry:
         return (freeze(list(self.values)), self.ref)
 
 
-def compare_cursor(entry: Entry, cursor: list[Any]) -> int:
+def compare_cursor(entry: Entry, cursor: list[Any], *, prefix: bool = False) -> int:
     """Order an entry against a cursor (values ++ [ref]), honouring each value's `reverse`.
 
     A shorter cursor is a prefix that sorts before every entry it prefixes, so `after: ["b"]`
-    starts at the first "b" and `before: ["b"]` stops before it.
+    starts at the first "b" and `before: ["b"]` stops before it. With `prefix`, the entry is
+    cut to the cursor's length first, so a `range` bound ["b"] matches every "b" entry.
     """
-    items = entry.cursor
+    items = entry.cursor[: len(cursor)] if prefix else entry.cursor
     for i, (mine, theirs) in enumerate(zip(items, cursor, strict=False)):
         c = compare(mine, theirs)
         if i < len(entry.reverse) and entry.reverse[i]:
@@ -72,8 +73,12 @@ def compare_cursor(entry: Entry, cursor: list[Any]) -> int:
     return (len(items) > len(cursor)) - (len(items) < len(cursor))
 
 
+def _order(a: Entry, b: Entry) -> int:
+    return compare_cursor(a, b.cursor)
+
+
 def _sorted(entries: list[Entry]) -> list[Entry]:
-    return sorted(entries, key=functools.cmp_to_key(lambda a, b: compare_cursor(a, b.cursor)))
+    return sorted(entries, key=functools.cmp_to_key(_order))
 
 
 class FqlSet(SetValue):
@@ -219,8 +224,8 @@ class RangeSet(FqlSet):
         return [
             e
             for e in self.source.entries(ctx)
-            if compare_cursor(e, self.start) >= 0
-            and (not self.end or compare_cursor(_prefix(e, len(self.end)), self.end) <= 0)
+            if compare_cursor(e, self.start, prefix=True) >= 0
+            and compare_cursor(e, self.end, prefix=True) <= 0
         ]
 
     def contents(self) -> Any:
@@ -231,13 +236,6 @@ class RangeSet(FqlSet):
         return out
 
 
-def _prefix(entry: Entry, n: int) -> Entry:
-    # An entry cut to its first n cursor items, so `to` bounds compare on values only.
-    if n <= len(entry.values):
-        return Entry(entry.values[:n], entry.ref, entry.reverse)
-    return entry
-
-
 @dataclass(eq=False)
 class FilterSet(FqlSet):
     source: FqlSet
@@ -245,8 +243,6 @@ class FilterSet(FqlSet):
     pos: Pos
 
     def entries(self, ctx: SetContext) -> list[Entry]:
-        from .errors import expected
-
         kept = []
         for e in self.source.entries(ctx):
             verdict = ctx.apply(self.fn, e.element, self.pos)

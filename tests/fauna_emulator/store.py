@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Pos, not_unique
-from .values import Lambda, Ref, collection_ref, doc_ref, freeze
+from .values import Lambda, Ref, doc_ref, freeze
 
 _MISSING: Any = object()
 
@@ -93,9 +93,7 @@ class State:
     functions: dict[str, FunctionDef] = field(default_factory=dict)
     docs: dict[str, dict[str, DocState]] = field(default_factory=dict)
     # index name -> frozen terms -> doc ref -> rows; and index name -> doc ref -> its partitions
-    partitions: dict[str, dict[Hashable, dict[Ref, tuple[Row, ...]]]] = field(
-        default_factory=dict
-    )
+    partitions: dict[str, dict[Hashable, dict[Ref, tuple[Row, ...]]]] = field(default_factory=dict)
     doc_terms: dict[str, dict[Ref, tuple[Hashable, ...]]] = field(default_factory=dict)
 
 
@@ -285,12 +283,12 @@ class Store:
         return self.state.partitions.get(index, {}).get(freeze(terms), {})
 
     def schema_refs(self, native: str) -> list[Ref]:
-        names = {
+        tables: dict[str, dict[str, Any]] = {
             "collections": self.state.collections,
             "indexes": self.state.indexes,
             "functions": self.state.functions,
-        }.get(native, {})
-        return [Ref(name, Ref(native)) for name in names]
+        }
+        return [Ref(name, Ref(native)) for name in tables.get(native, {})]
 
 
 __all__ = [
@@ -300,6 +298,5 @@ __all__ = [
     "IndexDef",
     "IndexField",
     "Store",
-    "collection_ref",
     "index_rows",
 ]

@@ -214,22 +214,25 @@ def is_number(value: Any) -> bool:
 # ---- equality: Long 1 and Double 1.0 differ, as do true and 1 (Python would merge them) ----
 
 
+_SCALAR_TAGS: tuple[tuple[type, str], ...] = (
+    (type(None), "null"),
+    (bool, "bool"),
+    (int, "int"),
+    (float, "dbl"),
+)
+
+
 def freeze(value: Any) -> Hashable:
-    if value is None:
-        return ("null",)
-    if isinstance(value, bool):
-        return ("bool", value)
-    if isinstance(value, int):
-        return ("int", value)
-    if isinstance(value, float):
-        return ("dbl", value)
+    for kind, tag in _SCALAR_TAGS:
+        if isinstance(value, kind):
+            return (tag, value)
+    if isinstance(value, Page):
+        value = value.as_object()
     if isinstance(value, list):
         return ("arr", tuple(freeze(v) for v in value))
     if isinstance(value, dict):
         items = sorted((k, freeze(v)) for k, v in value.items() if v is not None)
         return ("obj", tuple(items))
-    if isinstance(value, Page):
-        return ("page", freeze(value.as_object()))
     if isinstance(value, SetValue | Lambda):
         return ("id", id(value))
     return (type(value).__name__, value)
@@ -253,7 +256,7 @@ def _rank(value: Any) -> int:
 
 
 def _sign(a: Any, b: Any) -> int:
-    return (a > b) - (a < b)
+    return int(a > b) - int(a < b)
 
 
 def compare_refs(a: Ref, b: Ref) -> int:
@@ -316,21 +319,21 @@ def render(value: Any) -> Any:
     return _render_tagged(value)
 
 
+_TAGGED: tuple[tuple[type, Callable[[Any], Any]], ...] = (
+    (Ref, lambda v: {"@ref": v.body()}),
+    (Ts, lambda v: {"@ts": v.iso()}),
+    (dt.date, lambda v: {"@date": v.isoformat()}),
+    (bytes, lambda v: {"@bytes": base64.b64encode(v).decode("ascii")}),
+    (Page, lambda v: render(v.as_object())),
+    (Lambda, lambda v: v.render()),
+    (SetValue, lambda v: v.render_set()),
+)
+
+
 def _render_tagged(value: Any) -> Any:
-    if isinstance(value, Ref):
-        return {"@ref": value.body()}
-    if isinstance(value, Ts):
-        return {"@ts": value.iso()}
-    if isinstance(value, dt.date):
-        return {"@date": value.isoformat()}
-    if isinstance(value, bytes):
-        return {"@bytes": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, Page):
-        return render(value.as_object())
-    if isinstance(value, Lambda):
-        return value.render()
-    if isinstance(value, SetValue):
-        return value.render_set()
+    for kind, encode in _TAGGED:
+        if isinstance(value, kind):
+            return encode(value)
     raise TypeError(f"cannot render {type(value).__name__}")
 
 
