@@ -499,26 +499,34 @@ class FaunaStorage:
         entries = q.match(q.index(index), *terms)
         if after is None:
             # Elements are [created_at, id, ref]; one extra tells whether a next page exists.
-            page = q.paginate(entries, size=first + 1)
-            newer: Any = False
+            rows: Any = q.select("data", q.paginate(entries, size=first + 1))
+            earlier: Any = False
         else:
             # `after` is inclusive and a cursor is a position: ask for one more and
             # drop the row that sits exactly at the position, if it still exists.
+            # A previous page exists when that row, or a newer one, does.
             cursor = [to_micros(after.created_at), after.id]
-            page = q.filter_(
+            rows = q.filter_(
                 lambda entry: q.not_(q.equals(q.select(1, entry), after.id)),
-                q.paginate(entries, size=first + 2, after=cursor),
+                q.select("data", q.var("from_cursor")),
             )
-            newer = q.is_nonempty(q.paginate(entries, size=1, before=cursor))
+            earlier = q.or_(
+                q.equals(q.select(["data", 0, 1], q.var("from_cursor"), None), after.id),
+                q.is_nonempty(q.paginate(entries, size=1, before=cursor)),
+            )
         answer = await self._query(
-            {
-                "docs": q.map_(
-                    lambda entry: q.get(q.select(2, entry)),
-                    q.take(first + 1, q.select("data", page)),
-                ),
-                "total": q.count(entries),
-                "newer": newer,
-            }
+            q.let(
+                {"from_cursor": q.paginate(entries, size=first + 2, after=cursor)}
+                if after is not None
+                else {"from_cursor": None},
+                {
+                    "docs": q.map_(
+                        lambda entry: q.get(q.select(2, entry)), q.take(first + 1, rows)
+                    ),
+                    "total": q.count(entries),
+                    "newer": earlier,
+                },
+            )
         )
         todos = [_todo(doc) for doc in answer["docs"]]
         return Page(
