@@ -106,7 +106,11 @@ class Storage(Protocol):
         after: Position | None,
         is_completed: bool | None,
     ) -> Page:
-        """Up to `first` todos strictly after `after`, with the filter's total count."""
+        """Up to `first` todos strictly after `after`, with the filter's total count.
+
+        has_next_page: more todos of the filter follow the page. has_previous_page:
+        a todo of the filter sits at or before `after` (the page is not the start).
+        """
 
     async def set_all_completed(
         self, user_id: str, is_completed: bool, now: datetime

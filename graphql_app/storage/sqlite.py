@@ -58,8 +58,10 @@ def _page_sql(with_filter: bool, with_after: bool) -> str:
     page still returns the total.
     """
     where = "user_id = :user_id" + (" AND is_completed = :done" if with_filter else "")
+    # A previous page exists when a todo sits at or before `after`: the row the
+    # cursor names was on it.
     newer = (
-        f"EXISTS (SELECT 1 FROM todos WHERE {where} AND (created_at, id) > (:at, :id))"
+        f"EXISTS (SELECT 1 FROM todos WHERE {where} AND (created_at, id) >= (:at, :id))"
         if with_after
         else "0"
     )
