@@ -31,6 +31,24 @@ class Problems:
             raise BadUserInput(self.fields)
 
 
+def is_storable(text: str) -> bool:
+    """Text every backend can store: valid UTF-8 (no lone surrogates) without NUL.
+
+    JSON can carry both ("\\u0000", "\\ud800"); PostgreSQL refuses NUL in text and
+    SQLite's driver cannot encode a lone surrogate.
+    """
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+NOT_TEXT = "Must be valid text without NUL characters"
+
+
 def normalise_email(value: str) -> str:
     """Trimmed and lower-cased: how emails are stored and looked up."""
     return value.strip().lower()
@@ -38,6 +56,9 @@ def normalise_email(value: str) -> str:
 
 def clean_email(problems: Problems, path: str, value: str) -> str:
     email = normalise_email(value)
+    if not is_storable(email):
+        problems.add(path, NOT_TEXT)
+        return email
     if len(email) > MAX_EMAIL:
         problems.add(path, f"Email must be at most {MAX_EMAIL} characters")
         return email
@@ -51,7 +72,9 @@ def clean_email(problems: Problems, path: str, value: str) -> str:
 
 def clean_text(problems: Problems, path: str, value: str, what: str, limit: int) -> str:
     text = value.strip()
-    if not text:
+    if not is_storable(text):
+        problems.add(path, NOT_TEXT)
+    elif not text:
         problems.add(path, f"{what} must not be empty")
     elif len(text) > limit:
         problems.add(path, f"{what} must be at most {limit} characters")

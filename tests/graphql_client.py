@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,8 @@ class GraphQLClient:
         payload: dict[str, Any] = {"query": query}
         if variables is not None:
             payload["variables"] = variables
-        response = await self.http.post(self.path, json=payload, headers=sent)
+        # json.dumps escapes to ASCII, so even a lone surrogate travels as valid JSON.
+        response = await self.http.post(self.path, content=json.dumps(payload), headers=sent)
         return Result(response.status_code, response.json())
 
 

@@ -131,3 +131,51 @@ async def test_graphql_type_errors_are_validation_errors_not_500(gql: GraphQLCli
     assert result.codes == ["GRAPHQL_VALIDATION_FAILED"]
     syntax = await gql("{ todos(first: ", token=ada.token)
     assert syntax.codes == ["GRAPHQL_PARSE_FAILED"]
+
+
+def refused(result: Any, *codes: str) -> bool:
+    """Refused cleanly: the given codes, or the JSON itself rejected (400 BAD_REQUEST)."""
+    return result.codes in ([c] for c in codes) or (
+        result.status == 400 and result.codes == ["BAD_REQUEST"]
+    )
+
+
+@pytest.mark.parametrize("bad", ["nul\u0000inside", "lone \ud800 surrogate"])
+async def test_text_no_backend_can_store_is_refused_not_a_500(gql: GraphQLClient, bad: str) -> None:
+    """JSON can carry NUL and lone surrogates; PostgreSQL and SQLite cannot store them.
+
+    A strict JSON parser may refuse the surrogate before GraphQL sees it; either
+    way the answer is a clear client error and nothing is written.
+    """
+    for field in ("fullname", "email", "password"):
+        value = f"a{bad}@example.com" if field == "email" else bad + "xxxxxxxx"
+        result = await gql(SIGN_UP, {"input": {**GOOD_USER, field: value}})
+        if field == "password" and "\x00" in bad:
+            continue  # bcrypt takes NUL bytes: a valid, if odd, password
+        assert refused(result, "BAD_USER_INPUT"), (field, result.body)
+    ada = await sign_up(gql, "text@example.com")
+    created = await gql(
+        "mutation C($n: String!) { createTodo(input: {name: $n}) { id } }",
+        {"n": bad},
+        token=ada.token,
+    )
+    assert refused(created, "BAD_USER_INPUT")
+    assert (await gql(TODOS_PAGE, {"first": 5}, token=ada.token)).ok()["todos"]["totalCount"] == 0
+    for query in (
+        "query T($id: ID!) { todo(id: $id) { id } }",
+        "mutation D($id: ID!) { deleteTodo(id: $id) { id } }",
+        'mutation U($id: ID!) { updateTodo(id: $id, input: {name: "n"}) { id } }',
+    ):
+        result = await gql(query, {"id": bad}, token=ada.token)
+        assert result.data == {"todo": None} or refused(result, "NOT_FOUND"), result.body
+    log_in = await gql(
+        "mutation L($i: LogInInput!) { logIn(input: $i) { token } }",
+        {"i": {"email": bad, "password": bad}},
+    )
+    assert refused(log_in, "UNAUTHENTICATED")
+    refresh = await gql(
+        "mutation R($t: String!) { refreshToken(refreshToken: $t) { token } }", {"t": bad}
+    )
+    assert refused(refresh, "UNAUTHENTICATED")
+    log_out = await gql("mutation L($t: String!) { logOut(refreshToken: $t) }", {"t": bad})
+    assert log_out.data == {"logOut": False} or refused(log_out)

@@ -10,6 +10,7 @@ from strawberry.dataloader import DataLoader
 
 from graphql_app.models import Page, Position, Todo, User
 from graphql_app.storage import Storage
+from graphql_app.validation import is_storable
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +35,9 @@ class Loaders:
     async def _load_todos(self, keys: Sequence[tuple[str, str]]) -> list[Todo | None]:
         by_owner: dict[str, list[str]] = {}
         for owner, todo_id in keys:
-            by_owner.setdefault(owner, []).append(todo_id)
-        found: dict[tuple[str, str], Todo | None] = {}
+            if is_storable(todo_id):  # no stored id looks otherwise
+                by_owner.setdefault(owner, []).append(todo_id)
+        found: dict[tuple[str, str], Todo | None] = dict.fromkeys(keys)
         for owner, ids in by_owner.items():
             for todo_id, todo in zip(ids, await self._storage.get_todos(owner, ids), strict=True):
                 found[owner, todo_id] = todo

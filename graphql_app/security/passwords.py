@@ -18,7 +18,10 @@ MAX_PASSWORD_BYTES = 72  # bcrypt's limit: it raises on longer input
 
 def password_problem(password: str) -> str | None:
     """Why `password` is not acceptable, or None when it is."""
-    size = len(password.encode("utf-8"))
+    try:
+        size = len(password.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate, which JSON can carry
+        return "Password must be valid text"
     if size < MIN_PASSWORD_BYTES:
         return f"Password must be at least {MIN_PASSWORD_BYTES} characters"
     if size > MAX_PASSWORD_BYTES:

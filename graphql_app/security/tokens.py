@@ -80,7 +80,8 @@ def new_refresh_token() -> str:
 
 def hash_refresh_token(token: str) -> str:
     """What storage keeps: the token has 256 random bits, so a fast hash suffices."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    # surrogatepass: a forged token with a lone surrogate hashes (and matches nothing).
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def new_family_id() -> str:

@@ -6,7 +6,7 @@ from graphql_app.cursors import decode_cursor
 from graphql_app.errors import NotFound
 from graphql_app.models import Page, Position, Todo, TodoEvent, TodoEventKind
 from graphql_app.services import Deps
-from graphql_app.validation import Problems, check_first, clean_todo_name
+from graphql_app.validation import Problems, check_first, clean_todo_name, is_storable
 
 TODO_NOT_FOUND = "Todo not found"
 
@@ -49,6 +49,8 @@ class TodoService:
         if name is not None:
             name = clean_todo_name(problems, "input.name", name)
         problems.check()
+        if not is_storable(todo_id):  # no stored id looks like that
+            raise NotFound(TODO_NOT_FOUND)
         todo = await self.deps.storage.update_todo(
             user_id, todo_id, name, is_completed, self.deps.clock()
         )
@@ -58,7 +60,7 @@ class TodoService:
         return todo
 
     async def delete(self, user_id: str, todo_id: str) -> str:
-        if not await self.deps.storage.delete_todo(user_id, todo_id):
+        if not is_storable(todo_id) or not await self.deps.storage.delete_todo(user_id, todo_id):
             raise NotFound(TODO_NOT_FOUND)
         await self._publish(TodoEventKind.DELETED, user_id, todo_id, None)
         return todo_id
