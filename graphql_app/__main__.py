@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -74,11 +75,18 @@ def _check_storage(url: str) -> None:
         logging.getLogger("graphql_app").warning("storage is not answering yet; serving anyway")
 
 
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def _serve(host: str, port: int, workers: int) -> int:
     import uvicorn
 
     settings = load_settings()  # fail fast, with one line, before uvicorn starts
     _check_storage(settings.storage_url)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the
+    # handler it found: this one, so that a requested stop exits 0, not -15.
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(
         "graphql_app.app:create_app_from_env",
         factory=True,
@@ -86,7 +94,11 @@ def _serve(host: str, port: int, workers: int) -> int:
         port=port,
         workers=workers,
         server_header=False,
-        proxy_headers=False,
+        proxy_headers=False,  # X-Forwarded-For is read by the rate limits, when trusted
+        # On SIGTERM: stop accepting, let in-flight requests finish within the grace
+        # period, close WebSockets with 1001 (going away).
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        ws="graphql_app.http.websocket_shutdown:GoingAwayWebSocketProtocol",
     )
     return 0
 

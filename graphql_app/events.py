@@ -1,55 +1,130 @@
 """The event bus behind the `todoEvents` subscription.
 
-In-process by default; a Redis-backed bus (same interface) lets every
-instance's subscribers see changes made on any instance.
+In-process by default; with REDIS_URL a Redis-backed bus (same interface,
+graphql_app/events_redis.py, imported only then) lets every instance's
+subscribers see the changes made on any instance.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from graphql_app.errors import AppError, ServiceUnavailable
 from graphql_app.models import TodoEvent
 
 QUEUE_LIMIT = 1000
+FELL_BEHIND = "Live updates fell behind; subscribe again"
+
+
+class EventStream:
+    """One subscriber's events, in the order they were published.
+
+    An async iterator over a queue. Waiting for the next event may be
+    cancelled (by a timeout, say) without losing an event or ending the
+    stream. The stream ends when the bus closes (the iterator stops) or fails
+    (the iterator raises the bus's error, e.g. SERVICE_UNAVAILABLE). A
+    subscriber that falls QUEUE_LIMIT events behind is ended with an error
+    rather than silently skipping events or growing memory.
+    """
+
+    def __init__(
+        self, user_id: str, release: Callable[[EventStream], Awaitable[None]] | None = None
+    ) -> None:
+        self.user_id = user_id
+        self._queue: asyncio.Queue[TodoEvent | AppError | None] = asyncio.Queue()
+        self._release = release
+        self._ended = False
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def deliver(self, event: TodoEvent) -> None:
+        """Queue `event` for this subscriber (called by the bus)."""
+        if self._ended:
+            return
+        if self._queue.qsize() >= QUEUE_LIMIT:
+            self.end(ServiceUnavailable(FELL_BEHIND))
+            return
+        self._queue.put_nowait(event)
+
+    def end(self, error: AppError | None = None) -> None:
+        """End the stream after the queued events: cleanly, or with `error`."""
+        if not self._ended:
+            self._ended = True
+            self._queue.put_nowait(error)
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> TodoEvent:
+        item = await self._queue.get()
+        if isinstance(item, TodoEvent):
+            return item
+        self._queue.put_nowait(item)  # the end stays the end for any later call
+        if item is None:
+            raise StopAsyncIteration
+        raise item
+
+    async def aclose(self) -> None:
+        """Stop receiving; the bus forgets this subscriber."""
+        self.end()
+        release, self._release = self._release, None
+        if release is not None:
+            await release(self)
 
 
 class EventBus(Protocol):
     async def publish(self, event: TodoEvent) -> None:
-        """Deliver `event` to every subscriber of its user."""
+        """Deliver `event` to every subscriber of its user; never raises for a bus outage."""
 
-    def subscribe(self, user_id: str) -> AsyncIterator[TodoEvent]:
-        """The events of one user's todos, from now on, until the iterator is closed."""
+    async def subscribe(self, user_id: str) -> EventStream:
+        """A stream of one user's events, live when this returns.
+
+        Every event published after the call returns reaches the stream.
+        Raises ServiceUnavailable when the bus cannot subscribe.
+        """
 
     async def close(self) -> None:
-        """Stop delivering and release connections."""
+        """End every stream and release connections."""
 
 
 class InProcessEventBus:
     """Fan-out to subscribers of this process only."""
 
     def __init__(self) -> None:
-        self._queues: defaultdict[str, set[asyncio.Queue[TodoEvent]]] = defaultdict(set)
+        self._streams: defaultdict[str, set[EventStream]] = defaultdict(set)
 
     async def publish(self, event: TodoEvent) -> None:
-        for queue in list(self._queues.get(event.user_id, ())):
-            if queue.qsize() < QUEUE_LIMIT:  # a stalled subscriber must not grow memory
-                queue.put_nowait(event)
+        for stream in list(self._streams.get(event.user_id, ())):
+            stream.deliver(event)
 
-    async def subscribe(self, user_id: str) -> AsyncIterator[TodoEvent]:
-        queue: asyncio.Queue[TodoEvent] = asyncio.Queue()
-        self._queues[user_id].add(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            subscribers = self._queues.get(user_id)
-            if subscribers is not None:
-                subscribers.discard(queue)
-                if not subscribers:
-                    del self._queues[user_id]
+    async def subscribe(self, user_id: str) -> EventStream:
+        stream = EventStream(user_id, self._release)
+        self._streams[user_id].add(stream)
+        return stream
+
+    async def _release(self, stream: EventStream) -> None:
+        streams = self._streams.get(stream.user_id)
+        if streams is not None:
+            streams.discard(stream)
+            if not streams:
+                del self._streams[stream.user_id]
 
     async def close(self) -> None:
-        self._queues.clear()
+        for streams in self._streams.values():
+            for stream in streams:
+                stream.end()
+        self._streams.clear()
+
+
+def open_event_bus(redis_url: str, *, key_prefix: str) -> EventBus:
+    """The Redis bus when `redis_url` is set, else the in-process one; connects lazily."""
+    if not redis_url:
+        return InProcessEventBus()
+    from graphql_app.events_redis import RedisEventBus
+
+    return RedisEventBus(redis_url, key_prefix=key_prefix)

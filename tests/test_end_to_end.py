@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import httpx
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from tests.conftest import TEST_SECRET
 from tests.graphql_client import TODOS_PAGE, GraphQLClient, create_todo, sign_up
 from tests.live_server import LiveServer, live_server
-from tests.ws_client import TransportWSClient, authenticated
+from tests.ws_client import TransportWSClient, authenticated, until_live
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +43,7 @@ async def test_sign_up_log_in_create_list_and_receive_events(server: LiveServer)
         ws = await authenticated(server.ws_url, token)
         try:
             op_id = await ws.subscribe(EVENTS)
-            await asyncio.sleep(0.2)  # the subscription registers before the first change
+            await until_live(ws, probe(gql, token))
             todo = await create_todo(gql, token, "over the wire")
             event = await ws.receive()
             assert event == {
@@ -66,8 +65,17 @@ async def test_sign_up_log_in_create_list_and_receive_events(server: LiveServer)
             }
         finally:
             await ws.close()
-        page = (await gql(TODOS_PAGE, {"first": 10}, token=ada.token)).ok()["todos"]
+        page = (await gql(TODOS_PAGE, {"first": 1}, token=ada.token)).ok()["todos"]
         assert [e["node"]["name"] for e in page["edges"]] == ["over the wire"]
+
+
+def probe(gql: GraphQLClient, token: str) -> Callable[[], Awaitable[str]]:
+    """Creates a throw-away todo and returns its id: until_live's probe."""
+
+    async def make() -> str:
+        return str((await create_todo(gql, token, "probe"))["id"])
+
+    return make
 
 
 async def test_graphiql_is_served_to_a_browser(server: LiveServer) -> None:
@@ -100,7 +108,8 @@ async def test_events_reach_only_their_owner(server: LiveServer) -> None:
         try:
             await ada_ws.subscribe(EVENTS)
             await bob_ws.subscribe(EVENTS)
-            await asyncio.sleep(0.2)
+            await until_live(ada_ws, probe(gql, ada.token))
+            await until_live(bob_ws, probe(gql, bob.token))
             todo = await create_todo(gql, ada.token, "ada's")
             await gql(
                 "mutation U($id: ID!) { updateTodo(id: $id, input: {isCompleted: true}) { id } }",

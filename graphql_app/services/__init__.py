@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from graphql_app.events import EventBus
+from graphql_app.rate_limits import AuthRateLimits
 from graphql_app.security.passwords import PasswordHasher
 from graphql_app.security.tokens import TokenService
 from graphql_app.storage import Storage
@@ -27,3 +28,4 @@ class Deps:
     passwords: PasswordHasher
     tokens: TokenService
     clock: Clock = utc_now
+    rate_limits: AuthRateLimits = field(default_factory=AuthRateLimits.disabled)

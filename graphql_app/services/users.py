@@ -14,6 +14,7 @@ from graphql_app.validation import (
     check_password,
     clean_email,
     clean_fullname,
+    is_storable,
     normalise_email,
 )
 
@@ -49,6 +50,7 @@ class AccountService:
         return AuthResult(token, refresh_token, expires_at, user_id, user)
 
     async def sign_up(self, email: str, fullname: str, password: str) -> AuthResult:
+        await self.deps.rate_limits.hit_client()
         problems = Problems()
         email = clean_email(problems, "input.email", email)
         fullname = clean_fullname(problems, "input.fullname", fullname)
@@ -61,10 +63,18 @@ class AccountService:
         return self._result(user.id, refresh_token, now, user)
 
     async def log_in(self, email: str, password: str) -> AuthResult:
-        user = await self.deps.storage.get_user_by_email(normalise_email(email))
+        limits = self.deps.rate_limits
+        await limits.hit_client()
+        email = normalise_email(email)
+        # Checked before the password: once an account's failures are spent, even
+        # the right password is refused, or guessing would go on undetected.
+        await limits.check_account(email)
+        # An email no backend can store belongs to nobody (and would not encode).
+        user = await self.deps.storage.get_user_by_email(email) if is_storable(email) else None
         # Always one bcrypt check, also for an unknown email or an impossible password.
         ok = await self.deps.passwords.verify(password, user.password_hash if user else None)
         if user is None or not ok:
+            await limits.record_failed_login(email)
             raise Unauthenticated(INVALID_CREDENTIALS)
         now = self.deps.clock()
         refresh_token, session = self._new_session(now)
@@ -72,6 +82,7 @@ class AccountService:
         return self._result(user.id, refresh_token, now, user)
 
     async def refresh(self, refresh_token: str) -> AuthResult:
+        await self.deps.rate_limits.hit_client()
         now = self.deps.clock()
         successor, session = self._new_session(now)
         result = await self.deps.storage.rotate_session(

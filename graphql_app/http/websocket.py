@@ -1,0 +1,71 @@
+"""graphql-transport-ws as Strawberry serves it, plus keep-alive pings and token expiry.
+
+Strawberry's graphql-transport-ws handler answers pings but never sends one;
+proxies close idle sockets, so this one pings every WS_KEEP_ALIVE_INTERVAL
+(the protocol lets either side ping; clients answer with pong). The legacy
+graphql-ws handler already sends `ka` at that interval.
+
+A connection is authorised once, by the token in `connection_init`. When that
+token expires the connection closes with 4403, the close code graphql-ws
+clients answer by reconnecting: with `connectionParams` as a function they
+send a fresh token and resubscribe by themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+
+from graphql_app.schema.context import Context
+from graphql_app.schema.subscriptions import seconds_left
+
+log = logging.getLogger("graphql_app.websocket")
+
+TOKEN_EXPIRED_CLOSE = 4403
+EXPIRY_CLOSE_REASON = "Access token expired"
+# Sending on a socket that closed meanwhile: Strawberry's or Starlette's complaint.
+_CLOSED = (WebSocketDisconnected, RuntimeError)
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """Strawberry's graphql-transport-ws handler with server pings and token expiry."""
+
+    _watchers: tuple[asyncio.Task[None], ...] = ()
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged and not self._watchers:
+            self.context.expiry_closes_connection = True
+            watchers = [asyncio.create_task(self._close_at_expiry())]
+            if self.view.keep_alive and self.view.keep_alive_interval:
+                watchers.append(asyncio.create_task(self._ping(self.view.keep_alive_interval)))
+            self._watchers = tuple(watchers)
+
+    async def shutdown(self) -> None:
+        for task in self._watchers:
+            task.cancel()
+        if self._watchers:
+            await asyncio.wait(self._watchers)
+        await super().shutdown()
+
+    async def _ping(self, interval: float) -> None:
+        with contextlib.suppress(*_CLOSED):
+            while True:
+                await asyncio.sleep(interval)
+                await self.send_message({"type": "ping"})
+
+    async def _close_at_expiry(self) -> None:
+        # Sleeps until the deadline by the app's clock (injectable), which no Event signals.
+        while (left := seconds_left(self.context)) is not None and left > 0:  # noqa: ASYNC110
+            await asyncio.sleep(left)
+        if self.context.token_expires_at is None:
+            return
+        with contextlib.suppress(*_CLOSED):
+            await self.websocket.close(TOKEN_EXPIRED_CLOSE, EXPIRY_CLOSE_REASON)

@@ -1,0 +1,200 @@
+"""Rate limits on the auth mutations, per client IP and per account (the `limits` package).
+
+- AUTH_RATE_LIMIT: every logIn, createUser and refreshToken operation from
+  one client IP (one budget for the three).
+- LOGIN_ACCOUNT_RATE_LIMIT: failed logIns per account (normalised email,
+  stored only as a hash); once spent, even the right password is refused
+  until the window moves on, which is what stops password guessing.
+
+Counting happens per operation in the services, so aliases and batched
+operations each count. The store is process memory, or Redis when REDIS_URL
+is set, so that every instance shares the budgets. While Redis is
+unreachable the limits fall back to process memory (logged) rather than
+either refusing every log-in or dropping the protection.
+
+Moving window, not fixed window: a fixed window lets a guesser spend the
+budget twice around a window boundary; for budgets this small the moving
+window's cost (one timestamp per hit) is nothing, and it is exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import logging
+import math
+import time
+from contextvars import ContextVar
+from typing import Any, Literal
+
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from graphql_app.errors import RateLimited
+
+log = logging.getLogger("graphql_app.rate_limits")
+
+_client_ip: ContextVar[str | None] = ContextVar("client_ip", default=None)
+UNKNOWN_CLIENT = "unknown"
+TIMEOUT_SECONDS = 2.0
+
+
+def current_client_ip() -> str:
+    """The IP address of the client being served (set by ClientAddressMiddleware)."""
+    return _client_ip.get() or UNKNOWN_CLIENT
+
+
+def client_ip(scope: Scope, trust_forwarded_for: bool) -> str | None:
+    """The client's address: the ASGI peer, or the proxy's word for it when trusted.
+
+    With `trust_forwarded_for`, the right-most X-Forwarded-For entry wins: it
+    is the one our own proxy (the peer) appended. Entries to its left were
+    sent by the client and anyone can forge them. One trusted proxy hop is
+    assumed; an invalid right-most entry falls back to the peer address.
+    """
+    peer = scope.get("client")
+    address: str | None = str(peer[0]) if peer else None
+    if trust_forwarded_for:
+        values = [
+            v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-forwarded-for"
+        ]
+        hops = [h.strip() for h in ",".join(values).split(",") if h.strip()]
+        if hops:
+            with contextlib.suppress(ValueError):
+                address = str(ipaddress.ip_address(hops[-1]))
+    return address
+
+
+class ClientAddressMiddleware:
+    """Makes the client's IP available to the services for this request or WebSocket."""
+
+    def __init__(self, app: ASGIApp, *, trust_forwarded_for: bool = False) -> None:
+        self.app = app
+        self.trust_forwarded_for = trust_forwarded_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            _client_ip.set(client_ip(scope, self.trust_forwarded_for))
+        await self.app(scope, receive, send)
+
+
+async def _run(
+    limiter: MovingWindowRateLimiter,
+    operation: Literal["hit", "test"],
+    item: RateLimitItem,
+    ids: tuple[str, str],
+) -> bool:
+    if operation == "hit":
+        return await limiter.hit(item, *ids)
+    return await limiter.test(item, *ids)
+
+
+def _account_key(email: str) -> str:
+    # Emails are personal data: the store (maybe a shared Redis) only sees a digest.
+    return hashlib.sha256(email.encode()).hexdigest()[:32]
+
+
+def _limits_url(redis_url: str) -> str:
+    scheme, _, rest = redis_url.partition("://")
+    scheme = {"unix": "redis+unix"}.get(scheme.lower(), scheme.lower())
+    return f"async+{scheme}://{rest}"
+
+
+class AuthRateLimits:
+    """The two budgets; an empty notation turns one off. Connects to Redis on first use."""
+
+    def __init__(
+        self,
+        per_ip: str,
+        per_account: str,
+        *,
+        redis_url: str = "",
+        key_prefix: str = "graphql_app",
+    ) -> None:
+        self.per_ip: list[RateLimitItem] = parse_many(per_ip) if per_ip else []
+        self.per_account: list[RateLimitItem] = parse_many(per_account) if per_account else []
+        self._fallback = MovingWindowRateLimiter(MemoryStorage())
+        self._shared: MovingWindowRateLimiter | None = None
+        self._pool: Any = None
+        if redis_url and (self.per_ip or self.per_account):
+            from redis.asyncio import ConnectionPool
+
+            # Our own pool (limits' storage has no close) so that close() releases it.
+            self._pool = ConnectionPool.from_url(
+                redis_url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
+            )
+            storage = storage_from_string(
+                _limits_url(redis_url),
+                implementation="redispy",
+                key_prefix=f"{key_prefix}:limits",
+                wrap_exceptions=True,
+                connection_pool=self._pool,
+            )
+            self._shared = MovingWindowRateLimiter(storage)
+        self._shared_down = False
+
+    @classmethod
+    def disabled(cls) -> AuthRateLimits:
+        """No limits at all."""
+        return cls("", "")
+
+    async def hit_client(self) -> None:
+        """Count one auth operation of the current client; RATE_LIMITED when over budget."""
+        ids = ("auth-ip", current_client_ip())
+        for item in self.per_ip:
+            if not await self._call("hit", item, ids):
+                raise RateLimited(await self._retry_after(item, ids))
+
+    async def check_account(self, email: str) -> None:
+        """RATE_LIMITED when this account has no failed log-ins left in its window."""
+        ids = ("login-account", _account_key(email))
+        for item in self.per_account:
+            if not await self._call("test", item, ids):
+                raise RateLimited(await self._retry_after(item, ids))
+
+    async def record_failed_login(self, email: str) -> None:
+        """Spend one failed log-in of this account."""
+        ids = ("login-account", _account_key(email))
+        for item in self.per_account:
+            await self._call("hit", item, ids)
+
+    async def _call(
+        self, operation: Literal["hit", "test"], item: RateLimitItem, ids: tuple[str, str]
+    ) -> bool:
+        if self._shared is not None:
+            try:
+                allowed = await _run(self._shared, operation, item, ids)
+            except StorageError as exc:
+                if not self._shared_down:
+                    log.warning(
+                        "rate-limit store unreachable (%s): limiting per instance meanwhile",
+                        type(exc.storage_error).__name__,
+                    )
+                self._shared_down = True
+            else:
+                if self._shared_down:
+                    log.warning("rate-limit store reachable again: limits are shared")
+                self._shared_down = False
+                return allowed
+        return await _run(self._fallback, operation, item, ids)
+
+    async def _retry_after(self, item: RateLimitItem, ids: tuple[str, str]) -> int:
+        limiter = self._fallback
+        if self._shared is not None and not self._shared_down:
+            limiter = self._shared
+        try:
+            stats = await limiter.get_window_stats(item, *ids)
+            reset_at = stats.reset_time
+        except StorageError:
+            reset_at = time.time() + item.get_expiry()
+        return max(1, math.ceil(reset_at - time.time()))
+
+    async def close(self) -> None:
+        """Release the Redis connections."""
+        if self._pool is not None:
+            await self._pool.disconnect()

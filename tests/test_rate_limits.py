@@ -1,0 +1,204 @@
+"""Rate limits on logIn, createUser and refreshToken: per client IP and per account.
+
+In-process through httpx; the Redis-backed tests run two apps side by side,
+as two instances would, on one Redis (tests/test_scale_out.py does it with
+real processes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from graphql_app.app import create_app
+from graphql_app.settings import Settings
+from graphql_app.storage import Storage
+from tests.backends import REDIS_URL
+from tests.conftest import Clock
+from tests.graphql_client import PASSWORD, GraphQLClient, Result, sign_up
+from tests.live_server import free_port
+
+LOG_IN = "mutation L($i: LogInInput!) { logIn(input: $i) { token } }"
+REFRESH = "mutation R($t: String!) { refreshToken(refreshToken: $t) { token } }"
+
+AppFactory = Callable[..., Starlette]
+ClientFactory = Callable[..., Awaitable[GraphQLClient]]
+
+
+@pytest.fixture
+async def make_app(settings: Settings, storage: Storage, clock: Clock) -> AsyncIterator[AppFactory]:
+    """Apps on the test's storage with these settings changed; closed afterwards."""
+    apps: list[Starlette] = []
+
+    def make(**changes: Any) -> Starlette:
+        app = create_app(settings.model_copy(update=changes), clock=clock, storage=storage)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        await app.state.deps.events.close()
+        await app.state.deps.rate_limits.close()
+
+
+@pytest.fixture
+async def client_of() -> AsyncIterator[ClientFactory]:
+    """GraphQL clients of an app, each from its own address."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(app: Starlette, address: str = "127.0.0.1") -> GraphQLClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        clients.append(http)
+        return GraphQLClient(http)
+
+    yield make
+    for http in clients:
+        await http.aclose()
+
+
+WRONG = "not the password"
+
+
+async def log_in(gql: GraphQLClient, email: str, password: str = WRONG, **kwargs: Any) -> Result:
+    return await gql(LOG_IN, {"i": {"email": email, "password": password}}, **kwargs)
+
+
+def assert_rate_limited(result: Result, window_seconds: int) -> None:
+    assert result.codes == ["RATE_LIMITED"], result.body
+    retry_after = result.errors[0]["extensions"]["retryAfter"]
+    assert isinstance(retry_after, int)
+    assert 1 <= retry_after <= window_seconds
+
+
+async def test_auth_operations_from_one_address_are_limited(
+    make_app: AppFactory, client_of: ClientFactory
+) -> None:
+    app = make_app(auth_rate_limit="3/minute")
+    gql = await client_of(app, "10.0.0.1")
+    for _ in range(3):
+        assert (await log_in(gql, "nobody@example.com")).codes == ["UNAUTHENTICATED"]
+    assert_rate_limited(await log_in(gql, "nobody@example.com"), 60)
+    # Another address has its own budget.
+    other = await client_of(app, "10.0.0.2")
+    assert (await log_in(other, "nobody@example.com")).codes == ["UNAUTHENTICATED"]
+
+
+async def test_each_aliased_log_in_counts(make_app: AppFactory, client_of: ClientFactory) -> None:
+    gql = await client_of(make_app(auth_rate_limit="4/minute"))
+    await sign_up(gql, "ada@example.com")  # the first of the four
+    fields = " ".join(
+        f'a{n}: logIn(input: {{email: "ada@example.com", password: "{PASSWORD}"}}) {{ token }}'
+        for n in range(4)
+    )
+    result = await gql(f"mutation {{ {fields} }}")
+    # One HTTP request, four operations: the fourth logIn is the fifth auth operation.
+    assert [(e["path"], e["extensions"]["code"]) for e in result.errors] == [
+        (["a3"], "RATE_LIMITED")
+    ]
+
+
+async def test_sign_ups_and_refreshes_share_the_address_budget(
+    make_app: AppFactory, client_of: ClientFactory
+) -> None:
+    gql = await client_of(make_app(auth_rate_limit="3/minute"))
+    ada = await sign_up(gql, "ada@example.com")
+    await sign_up(gql, "bob@example.com")
+    assert (await gql(REFRESH, {"t": ada.refresh_token})).ok()["refreshToken"]["token"]
+    assert_rate_limited(await gql(REFRESH, {"t": ada.refresh_token}), 60)
+    result = await gql(
+        "mutation S($i: CreateUserInput!) { createUser(input: $i) { token } }",
+        {"i": {"email": "cy@example.com", "fullname": "Cy", "password": PASSWORD}},
+    )
+    assert_rate_limited(result, 60)
+
+
+async def test_failed_log_ins_lock_the_account_even_for_the_right_password(
+    make_app: AppFactory, client_of: ClientFactory
+) -> None:
+    gql = await client_of(make_app(login_account_rate_limit="2/15 minutes"))
+    await sign_up(gql, "ada@example.com")
+    await sign_up(gql, "bob@example.com")
+    assert (await log_in(gql, "ada@example.com")).codes == ["UNAUTHENTICATED"]
+    # The same account however the email is written.
+    assert (await log_in(gql, "  ADA@Example.com ")).codes == ["UNAUTHENTICATED"]
+    assert_rate_limited(await log_in(gql, "ada@example.com", PASSWORD), 15 * 60)
+    # Other accounts, and other addresses' attempts at them, are not affected.
+    assert (await log_in(gql, "bob@example.com", PASSWORD)).ok()["logIn"]["token"]
+
+
+async def test_successful_log_ins_do_not_spend_the_account_budget(
+    make_app: AppFactory, client_of: ClientFactory
+) -> None:
+    gql = await client_of(make_app(login_account_rate_limit="2/15 minutes"))
+    await sign_up(gql, "ada@example.com")
+    for _ in range(4):
+        assert (await log_in(gql, "ada@example.com", PASSWORD)).ok()["logIn"]["token"]
+
+
+async def test_forwarded_for_is_ignored_unless_trusted(
+    make_app: AppFactory, client_of: ClientFactory
+) -> None:
+    gql = await client_of(make_app(auth_rate_limit="2/minute"))
+    for n in range(2):
+        forged = {"x-forwarded-for": f"192.0.2.{n}"}
+        assert (await log_in(gql, "x@example.com", headers=forged)).codes == ["UNAUTHENTICATED"]
+    assert_rate_limited(
+        await log_in(gql, "x@example.com", headers={"x-forwarded-for": "1.2.3.4"}), 60
+    )
+
+
+async def test_a_trusted_proxy_names_the_client(
+    make_app: AppFactory, client_of: ClientFactory
+) -> None:
+    # Every request comes from the proxy's address; X-Forwarded-For's last hop is the client.
+    proxy = await client_of(make_app(auth_rate_limit="2/minute", trust_forwarded_for=True))
+    first = {"x-forwarded-for": "198.51.100.7"}
+    for _ in range(2):
+        assert (await log_in(proxy, "x@example.com", headers=first)).codes == ["UNAUTHENTICATED"]
+    # Entries left of the proxy's are the client's own words: forging them does not help.
+    forged = {"x-forwarded-for": "203.0.113.9, 198.51.100.7"}
+    assert_rate_limited(await log_in(proxy, "x@example.com", headers=forged), 60)
+    second = {"x-forwarded-for": "198.51.100.8"}
+    assert (await log_in(proxy, "x@example.com", headers=second)).codes == ["UNAUTHENTICATED"]
+
+
+async def test_empty_limits_are_off(gql: GraphQLClient) -> None:
+    # conftest's settings turn both limits off.
+    for _ in range(25):
+        assert (await log_in(gql, "nobody@example.com")).codes == ["UNAUTHENTICATED"]
+
+
+@pytest.mark.redis
+async def test_instances_sharing_redis_share_the_budgets(
+    make_app: AppFactory, client_of: ClientFactory, redis_prefix: str
+) -> None:
+    shared = {
+        "redis_url": REDIS_URL,
+        "redis_key_prefix": redis_prefix,
+        "auth_rate_limit": "3/minute",
+        "login_account_rate_limit": "2/15 minutes",
+    }
+    one = await client_of(make_app(**shared))
+    two = await client_of(make_app(**shared))
+    assert (await log_in(one, "ada@example.com")).codes == ["UNAUTHENTICATED"]
+    assert (await log_in(two, "ada@example.com")).codes == ["UNAUTHENTICATED"]
+    # The account's two failures were spent across both instances.
+    assert_rate_limited(await log_in(one, "ada@example.com"), 15 * 60)
+    # And that was the address's third auth operation.
+    assert_rate_limited(await log_in(two, "bob@example.com"), 60)
+
+
+async def test_limits_hold_per_instance_while_redis_is_unreachable(
+    make_app: AppFactory, client_of: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/15", auth_rate_limit="2/minute")
+    gql = await client_of(app)
+    await sign_up(gql, "ada@example.com")
+    assert (await log_in(gql, "ada@example.com", PASSWORD)).ok()["logIn"]["token"]
+    assert_rate_limited(await log_in(gql, "ada@example.com", PASSWORD), 60)
+    assert "rate-limit store unreachable" in caplog.text

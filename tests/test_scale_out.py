@@ -1,0 +1,154 @@
+"""Two real uvicorn instances on one PostgreSQL database and one Redis, as behind a load balancer.
+
+Each test gets its own database (`t_<uuid>`, created on the `test` server
+and dropped afterwards, migrated with `python -m graphql_app migrate`) and
+its own Redis key prefix (its keys deleted afterwards).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.backends import POSTGRES_URL, REDIS_URL
+from tests.conftest import TEST_SECRET
+from tests.graphql_client import PASSWORD, GraphQLClient, create_todo, sign_up
+from tests.live_server import LiveServer, live_server
+from tests.ws_client import LEGACY_WS, TRANSPORT_WS, authenticated, event_of, until_live
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+
+EVENTS = "subscription { todoEvents { kind todoId todo { id name isCompleted } } }"
+LOG_IN = "mutation L($i: LogInInput!) { logIn(input: $i) { token } }"
+ACCOUNT_LIMIT = 3
+ADDRESS_LIMIT = 6
+
+
+@pytest.fixture
+async def database_url() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards."""
+    try:
+        admin = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc!r}")
+    name = f"t_{uuid.uuid4().hex}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+def instances(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_prefix: str
+) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Instances A and B, sharing the database and Redis; A migrates first."""
+    workdir = tmp_path_factory.mktemp("scale-out")
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "REDIS_KEY_PREFIX": redis_prefix,
+        "SECRET_KEY": TEST_SECRET,
+        "BCRYPT_ROUNDS": "4",
+        "AUTH_RATE_LIMIT": f"{ADDRESS_LIMIT}/minute",
+        "LOGIN_ACCOUNT_RATE_LIMIT": f"{ACCOUNT_LIMIT}/15 minutes",
+    }
+    with (
+        live_server(workdir, env) as a,
+        live_server(workdir, env, run_migrate=False) as b,
+    ):
+        yield a, b
+
+
+@contextlib.asynccontextmanager
+async def clients(*servers: LiveServer) -> AsyncIterator[list[GraphQLClient]]:
+    async with contextlib.AsyncExitStack() as stack:
+        yield [
+            GraphQLClient(await stack.enter_async_context(httpx.AsyncClient(base_url=s.url)))
+            for s in servers
+        ]
+
+
+def probe_on(gql: GraphQLClient, token: str) -> Callable[[], Awaitable[str]]:
+    async def probe() -> str:
+        return str((await create_todo(gql, token, "probe"))["id"])
+
+    return probe
+
+
+async def test_subscribers_on_one_instance_see_changes_made_on_another(
+    instances: tuple[LiveServer, LiveServer],
+) -> None:
+    a, b = instances
+    async with clients(a, b) as (on_a, on_b):
+        ada = await sign_up(on_a, "ada@example.com")
+        bob = await sign_up(on_b, "bob@example.com")
+        ada_ws = await authenticated(a.ws_url, ada.token, TRANSPORT_WS)
+        bob_ws = await authenticated(a.ws_url, bob.token, LEGACY_WS)
+        try:
+            ada_op = await ada_ws.subscribe(EVENTS)
+            await bob_ws.subscribe(EVENTS)
+            await until_live(ada_ws, probe_on(on_b, ada.token))
+            await until_live(bob_ws, probe_on(on_b, bob.token))
+
+            todo = await create_todo(on_b, ada.token, "made on B")
+            await on_b(
+                "mutation U($id: ID!) { updateTodo(id: $id, input: {isCompleted: true}) { id } }",
+                {"id": todo["id"]},
+                token=ada.token,
+            )
+            await on_b(
+                "mutation D($id: ID!) { deleteTodo(id: $id) { id } }",
+                {"id": todo["id"]},
+                token=ada.token,
+            )
+            received = [await ada_ws.operation_message() for _ in range(3)]
+            # Bob's own change is the first thing Bob hears of: none of Ada's came before it.
+            mine = await create_todo(on_b, bob.token, "bob's")
+            first_for_bob = event_of(await bob_ws.operation_message())
+        finally:
+            await ada_ws.close()
+            await bob_ws.close()
+    assert {m.id for m in received} == {ada_op}
+    assert [event_of(m) for m in received] == [
+        {
+            "kind": "CREATED",
+            "todoId": todo["id"],
+            "todo": {"id": todo["id"], "name": "made on B", "isCompleted": False},
+        },
+        {
+            "kind": "UPDATED",
+            "todoId": todo["id"],
+            "todo": {"id": todo["id"], "name": "made on B", "isCompleted": True},
+        },
+        {"kind": "DELETED", "todoId": todo["id"], "todo": None},
+    ]
+    assert (first_for_bob["kind"], first_for_bob["todoId"]) == ("CREATED", mine["id"])
+
+
+async def test_rate_limits_are_shared_by_the_instances(
+    instances: tuple[LiveServer, LiveServer],
+) -> None:
+    a, b = instances
+    async with clients(a, b) as (on_a, on_b):
+        await sign_up(on_a, "ada@example.com")  # the address's first auth operation
+        attempts = [on_a, on_b, on_a]  # ACCOUNT_LIMIT failures, split across the instances
+        for gql in attempts:
+            wrong = {"i": {"email": "ada@example.com", "password": "not the password"}}
+            assert (await gql(LOG_IN, wrong)).codes == ["UNAUTHENTICATED"]
+        right = {"i": {"email": "ada@example.com", "password": PASSWORD}}
+        locked = await on_b(LOG_IN, right)
+        assert locked.codes == ["RATE_LIMITED"]
+        assert locked.errors[0]["extensions"]["retryAfter"] >= 1
+        # That was the address's fifth auth operation; the sixth is its last.
+        other = {"i": {"email": "bob@example.com", "password": "not the password"}}
+        assert (await on_a(LOG_IN, other)).codes == ["UNAUTHENTICATED"]
+        over = await on_b(LOG_IN, other)
+        assert over.codes == ["RATE_LIMITED"]
