@@ -33,8 +33,13 @@ format: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python -m graphql_app export-schema
 
-bench: $(STAMP)
-	$(BIN)/python -m bench
+$(VENV)/.bench-installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+## The benchmark (bench/README.md), under 10 minutes; BENCH_ARGS=--quick for a smoke run.
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info

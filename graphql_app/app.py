@@ -7,15 +7,21 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from graphql_app.errors import ServiceUnavailable
-from graphql_app.events import EventBus, InProcessEventBus
+from graphql_app.events import EventBus, open_event_bus
+from graphql_app.http.body_limit import BodyLimitMiddleware
+from graphql_app.http.graphiql import ASSETS_PATH, graphiql_assets
+from graphql_app.http.persisted_queries import open_query_cache
 from graphql_app.http.request_log import RequestLogMiddleware
 from graphql_app.http.view import GraphQLView
-from graphql_app.schema import build_schema
+from graphql_app.metrics import Metrics
+from graphql_app.rate_limits import AuthRateLimits, ClientAddressMiddleware
+from graphql_app.schema import build_schema, query_limits
 from graphql_app.schema.context import Services
 from graphql_app.security.passwords import PasswordHasher
 from graphql_app.security.tokens import TokenService
@@ -42,7 +48,8 @@ def create_app(
     )
     deps = Deps(
         storage=storage,
-        events=events or InProcessEventBus(),
+        # Redis when REDIS_URL is set, so that every instance's subscribers see every change.
+        events=events or open_event_bus(settings.redis_url, key_prefix=settings.redis_key_prefix),
         passwords=PasswordHasher(settings.bcrypt_rounds, settings.password_hash_threads),
         tokens=TokenService(
             settings.secret_key,
@@ -52,10 +59,25 @@ def create_app(
             settings.refresh_token_ttl,
         ),
         clock=clock,
+        rate_limits=AuthRateLimits(
+            settings.auth_rate_limit,
+            settings.login_account_rate_limit,
+            redis_url=settings.redis_url,
+            key_prefix=settings.redis_key_prefix,
+        ),
     )
     services = Services.build(deps)
-    schema = build_schema(introspection=settings.introspection_enabled)
-    view = GraphQLView(schema, services, settings)
+    metrics = Metrics()
+    schema = build_schema(
+        limits=query_limits(settings),
+        max_tokens=settings.max_tokens,
+        max_batch_size=settings.max_batch_size,
+        metrics=metrics,
+    )
+    query_cache = open_query_cache(
+        settings.redis_url, settings.apq_cache_size, settings.apq_ttl, settings.redis_key_prefix
+    )
+    view = GraphQLView(schema, services, settings, query_cache=query_cache)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -67,26 +89,55 @@ def create_app(
             return JSONResponse({"status": "unavailable", "storage": "down"}, status_code=503)
         return JSONResponse({"status": "ok", "storage": "up"})
 
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=metrics.content_type)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
             await deps.events.close()
+            await deps.rate_limits.close()
+            await query_cache.close()
             await storage.close()
             deps.passwords.close()
 
-    app = Starlette(
-        routes=[
-            Route("/graphql", view),
-            WebSocketRoute("/graphql", view),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-        ],
-        lifespan=lifespan,
-    )
-    app.add_middleware(RequestLogMiddleware)
+    routes: list[BaseRoute] = [
+        Route("/graphql", view),
+        WebSocketRoute("/graphql", view),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    if settings.metrics:
+        routes.append(Route("/metrics", metrics_endpoint))
+    if settings.graphiql_enabled:
+        routes.append(Mount(ASSETS_PATH, graphiql_assets()))
+    app = Starlette(routes=routes, lifespan=lifespan)
+    # Last added runs first: request id and log, then CORS, then the body limit.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST"],
+            allow_headers=[
+                "authorization",
+                "content-type",
+                "apollo-require-preflight",
+                "x-apollo-operation-name",
+                "apollographql-client-name",
+                "apollographql-client-version",
+                "x-request-id",
+            ],
+            expose_headers=["x-request-id"],
+            max_age=600,
+        )
+    app.add_middleware(RequestLogMiddleware, metrics=metrics)
+    app.add_middleware(ClientAddressMiddleware, trust_forwarded_for=settings.trust_forwarded_for)
     app.state.deps = deps
+    app.state.query_cache = query_cache
+    app.state.metrics = metrics
     app.state.settings = settings
     return app
 

@@ -34,7 +34,9 @@ class Settings(BaseSettings):
     fauna_scheme: Literal["http", "https"] = "http"
     fauna_port: int | None = None
     secret_key: str = Field(default="", repr=False)
-    access_token_ttl: int = Field(default=900, ge=10, le=86_400)
+    # 1 second is the JWT `exp` resolution; lifetimes of a few seconds let end-to-end
+    # tests watch a real process end a subscription at token expiry.
+    access_token_ttl: int = Field(default=900, ge=1, le=86_400)
     refresh_token_ttl: int = Field(default=2_592_000, ge=60, le=31_536_000)
     jwt_issuer: str = "graphql_app"
     jwt_audience: str = "graphql_app"
@@ -43,6 +45,8 @@ class Settings(BaseSettings):
     auth_rate_limit: str = "20/minute"
     login_account_rate_limit: str = "10/15 minutes"
     trust_forwarded_for: bool = False
+    # Every Redis key and channel starts with this, so environments can share a server.
+    redis_key_prefix: str = Field(default="graphql_app", min_length=1, max_length=100)
     cors_origins: str = ""
     graphiql: bool | None = None
     introspection: bool | None = None
@@ -54,7 +58,20 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=2000, ge=10)
     max_batch_size: int = Field(default=10, ge=1)
     max_body_bytes: int = Field(default=100_000, ge=1024)
+    # HTTP hardening (README "Security and limits"): fields once fragments are
+    # inlined, validation errors returned, seconds per request, APQ cache.
+    max_fields: int = Field(default=2000, ge=10)
+    max_validation_errors: int = Field(default=5, ge=1, le=100)
+    request_timeout: float = Field(default=30.0, gt=0, le=3600)
+    apq_cache_size: int = Field(default=1000, ge=1)
+    apq_ttl: int = Field(default=86_400, ge=60)
+    csrf_prevention: bool = True
+    metrics: bool = True
     max_subscriptions_per_connection: int = Field(default=20, ge=1)
+    # Seconds between WebSocket keep-alives (graphql-ws `ka`, graphql-transport-ws `ping`).
+    ws_keep_alive_interval: float = Field(default=15.0, ge=0.05, le=3600)
+    # On SIGTERM: seconds in-flight requests get to finish before they are cancelled.
+    shutdown_grace_seconds: int = Field(default=20, ge=0, le=3600)
     log_level: str = "INFO"
 
     @field_validator("auth_rate_limit", "login_account_rate_limit")
@@ -63,6 +80,13 @@ class Settings(BaseSettings):
         if value.strip():
             parse_many(value)  # raises ValueError on bad notation
         return value.strip()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if value and value.split(":", 1)[0].lower() not in ("redis", "rediss", "unix"):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from graphql_app.app import create_app
 from graphql_app.events import InProcessEventBus
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
-from tests.backends import ALL_BACKENDS, backend_factory
+from tests.backends import ALL_BACKENDS, REDIS_URL, backend_factory
 from tests.graphql_client import GraphQLClient
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -102,3 +103,33 @@ async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def gql(http: httpx.AsyncClient) -> GraphQLClient:
     return GraphQLClient(http)
+
+
+def require_redis() -> str:
+    """REDIS_URL (db 15) once the server answers; skips the test, saying why, when not."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {exc!r}")
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A Redis key prefix of this test's own; its keys are deleted afterwards (never FLUSHALL)."""
+    import redis
+
+    url = require_redis()
+    prefix = f"test-{uuid.uuid4().hex}"
+    yield prefix
+    client = redis.Redis.from_url(url)
+    try:
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(key)
+    finally:
+        client.close()

@@ -1,27 +1,65 @@
-"""Request ids and one structured log line per HTTP request."""
+"""Request ids, one structured log line and the HTTP metrics of each request."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graphql_app.metrics import Metrics
 from graphql_app.request_id import set_request_id
+from graphql_app.request_record import RequestRecord, open_record
 
 log = logging.getLogger("graphql_app.access")
 
+ROUTES = ("/graphql", "/healthz", "/readyz", "/metrics")
+ASSET_PREFIX = "/graphiql/"
+NO_OPERATION = "none"
+
+
+def route_of(path: str) -> str:
+    """A bounded label for a path: a route's own path, or "other"."""
+    if path in ROUTES:
+        return path
+    if path.startswith(ASSET_PREFIX):
+        return ASSET_PREFIX.rstrip("/")
+    return "other"
+
+
+def log_line(
+    record: RequestRecord, method: str, path: str, status: int, seconds: float
+) -> dict[str, Any]:
+    """The fields logged for a request: ids, names, codes, status, time. Never values."""
+    names = [op.name or "anonymous" for op in record.operations]
+    return {
+        "request_id": record.request_id,
+        "method": method,
+        "path": path[:200],
+        "status": status,
+        "duration_ms": round(seconds * 1000, 2),
+        "operation_name": ",".join(names) or None,
+        "operations": [
+            {"name": op.name, "type": op.type, "error_codes": op.error_codes}
+            for op in record.operations
+        ],
+        "user_id": record.user_id,
+        "error_codes": record.error_codes,
+    }
+
 
 class RequestLogMiddleware:
-    """Echo or make `X-Request-ID`; log method, path, status and duration.
+    """Echo or make `X-Request-ID`; log one JSON line per request; count it in metrics.
 
-    Only these fields are logged: never headers or bodies, which carry
-    passwords and tokens.
+    Only ids, names, codes, status and duration are logged: never headers,
+    variables or bodies, which carry passwords and tokens.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -33,6 +71,7 @@ class RequestLogMiddleware:
                 incoming = value.decode("latin-1")
                 break
         request_id = set_request_id(incoming)
+        record = open_record(request_id)
         started = time.perf_counter()
         status = 500
 
@@ -48,15 +87,13 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    json.dumps(
-                        {
-                            "request_id": request_id,
-                            "method": scope["method"],
-                            "path": scope["path"],
-                            "status": status,
-                            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                        }
-                    )
+            seconds = time.perf_counter() - started
+            if self.metrics is not None:
+                self.metrics.observe_request(
+                    scope["method"], route_of(scope["path"]), status, seconds
                 )
+                for code in record.error_codes:
+                    self.metrics.errors.labels(code, NO_OPERATION).inc()
+            if log.isEnabledFor(logging.INFO):
+                line = log_line(record, scope["method"], scope["path"], status, seconds)
+                log.info(json.dumps(line))

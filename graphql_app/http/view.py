@@ -7,26 +7,57 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 
+from graphql_app.http.http_view import HTTPGraphQLView
+from graphql_app.http.persisted_queries import QueryCache
+from graphql_app.http.websocket import TransportWSHandler
 from graphql_app.schema import AppSchema
 from graphql_app.schema.context import Context, Services
 from graphql_app.schema.dataloaders import Loaders
 from graphql_app.settings import Settings
 
 
-class GraphQLView(GraphQL[Context, None]):
-    """Strawberry's ASGI view with our context and WebSocket authentication."""
+class GraphQLView(HTTPGraphQLView):
+    """Strawberry's ASGI view with our context and WebSocket authentication.
 
-    def __init__(self, schema: AppSchema, services: Services, settings: Settings) -> None:
+    The HTTP side (GraphQL over HTTP, CSRF, APQ, batching, limits) is in
+    http_view.py.
+    """
+
+    # Pings and token expiry on graphql-transport-ws (graphql_app/http/websocket.py).
+    graphql_transport_ws_handler_class = TransportWSHandler
+
+    def __init__(
+        self,
+        schema: AppSchema,
+        services: Services,
+        settings: Settings,
+        *,
+        query_cache: QueryCache | None = None,
+    ) -> None:
         super().__init__(
             schema,
+            settings=settings,
+            query_cache=query_cache,
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             keep_alive=True,
-            keep_alive_interval=15,
-            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+            keep_alive_interval=settings.ws_keep_alive_interval,
+            # WebSockets, and for clients that cannot use them, subscriptions over
+            # HTTP: graphql-sse's distinct connections mode (Accept: text/event-stream)
+            # and Apollo's multipart subscriptions (Accept: multipart/mixed).
+            subscription_protocols=(
+                GRAPHQL_TRANSPORT_WS_PROTOCOL,
+                GRAPHQL_WS_PROTOCOL,
+                GRAPHQL_SSE_PROTOCOL,
+                MULTIPART_SUBSCRIPTION_PROTOCOL,
+            ),
             connection_init_wait_timeout=timedelta(seconds=10),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         )

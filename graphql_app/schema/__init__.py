@@ -7,15 +7,19 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import AddValidationRules
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from graphql_app.schema.errors import ErrorCodes
+from graphql_app.metrics import Metrics
+from graphql_app.schema.errors import error_codes
+from graphql_app.schema.limits import QueryLimits, bounded_validation
 from graphql_app.schema.mutations import Mutation
+from graphql_app.schema.observability import observe
 from graphql_app.schema.queries import Query
 from graphql_app.schema.scalars import DateTime
 from graphql_app.schema.subscriptions import Subscription
+from graphql_app.settings import Settings
 
 
 class AppSchema(strawberry.Schema):
@@ -26,22 +30,49 @@ class AppSchema(strawberry.Schema):
         return None
 
 
-def build_schema(
-    *, introspection: bool = True, extra_extensions: list[Any] | None = None
-) -> AppSchema:
-    """The served schema; `introspection=False` refuses __schema/__type queries."""
-    extensions: list[Any] = [ErrorCodes]
-    if not introspection:
-        from graphql.validation import NoSchemaIntrospectionCustomRule
+def query_limits(settings: Settings) -> QueryLimits:
+    """The document limits that `settings` configure."""
+    return QueryLimits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_fields=settings.max_fields,
+        max_errors=settings.max_validation_errors,
+        # Suggestions would give away the schema that disabled introspection hides.
+        hide_suggestions=settings.is_production or not settings.introspection_enabled,
+        introspection=settings.introspection_enabled,
+    )
 
-        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+
+def build_schema(
+    *,
+    limits: QueryLimits | None = None,
+    max_tokens: int = 2000,
+    max_batch_size: int = 10,
+    metrics: Metrics | None = None,
+    extra_extensions: list[Any] | None = None,
+) -> AppSchema:
+    """The served schema, with its abuse limits, error codes and metrics.
+
+    Extensions run in this order: `observe` leaves an operation last, after
+    `error_codes` has coded its errors.
+    """
+    limits = limits or QueryLimits()
+    extensions: list[Any] = [
+        observe(metrics),
+        error_codes(hide_suggestions=limits.hide_suggestions),
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        bounded_validation(limits),
+    ]
     extensions.extend(extra_extensions or [])
     return AppSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        config=StrawberryConfig(),
+        config=StrawberryConfig(
+            disable_field_suggestions=limits.hide_suggestions,
+            batching_config={"max_operations": max_batch_size},
+        ),
         scalar_overrides={datetime: DateTime},
     )
 

@@ -42,6 +42,9 @@ class Context:
     user_id: str | None = None
     auth_problem: str = "Authentication required"
     token_expires_at: datetime | None = None
+    # True on graphql-transport-ws, whose connection closes with 4403 when the
+    # token expires; otherwise each subscription ends itself with UNAUTHENTICATED.
+    expiry_closes_connection: bool = False
     # Set by Strawberry from a WebSocket's connection_init payload.
     connection_params: dict[str, Any] | None = field(default=None)
 

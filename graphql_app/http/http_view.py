@@ -1,0 +1,309 @@
+"""GraphQL over HTTP as Apollo Client and the spec expect it, on Strawberry's ASGI view.
+
+`HTTPGraphQLView` overrides the hooks of `strawberry.http.async_base_view`
+for the HTTP side only (the WebSocket side stays in view.py):
+
+- content negotiation and status codes (responses.py, media_types.py);
+- CSRF prevention (csrf.py), before the body is read;
+- parameters checked (types of query, variables, operationName,
+  extensions; JSON objects only), batches bounded;
+- automatic persisted queries (persisted_queries.py), over POST and GET;
+- GET for queries only: a mutation over GET is 405 with `Allow: POST`;
+- a time limit on each request;
+- the GraphiQL page served with its own assets (graphiql.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, GraphQLRequestProtocol
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from graphql_app.http import csrf
+from graphql_app.http.graphiql import graphiql_page
+from graphql_app.http.media_types import APPLICATION_JSON, negotiate
+from graphql_app.http.persisted_queries import (
+    LRUQueryCache,
+    PersistedQuery,
+    PersistedQueryProblem,
+    QueryCache,
+    check_hash,
+    requested_persisted_query,
+)
+from graphql_app.http.responses import (
+    BAD_REQUEST,
+    NO_CACHE,
+    PERSISTED_QUERY_NOT_FOUND,
+    encode,
+    error_codes,
+    error_response,
+    is_request_error,
+    status_for,
+)
+from graphql_app.request_record import current_record
+from graphql_app.schema.context import Context
+from graphql_app.settings import Settings
+
+log = logging.getLogger("graphql_app.http")
+
+NOT_ACCEPTABLE = (
+    "The Accept header allows neither application/graphql-response+json nor application/json"
+)
+
+
+class MethodNotAllowed(HTTPException):
+    def __init__(self, reason: str, allow: str) -> None:
+        super().__init__(405, reason)
+        self.allow = allow
+
+
+def _persisted_query_not_found() -> ExecutionResult:
+    return ExecutionResult(
+        data=None,
+        errors=[
+            GraphQLError("PersistedQueryNotFound", extensions={"code": PERSISTED_QUERY_NOT_FOUND})
+        ],
+    )
+
+
+def _bad_request(message: str) -> ExecutionResult:
+    return ExecutionResult(
+        data=None, errors=[GraphQLError(message, extensions={"code": BAD_REQUEST})]
+    )
+
+
+def _check_parameters(data: GraphQLRequestData) -> None:
+    """The spec's parameter types; Strawberry leaves some unchecked (operationName, batches)."""
+    checks = (
+        ("query", data.query, str),
+        ("variables", data.variables, dict),
+        ("operationName", data.operation_name, str),
+        ("extensions", data.extensions, dict),
+    )
+    for name, value, kind in checks:
+        if value is not None and not isinstance(value, kind):
+            expected = "a string" if kind is str else "an object"
+            raise HTTPException(400, f"The `{name}` parameter must be {expected} or null")
+
+
+class HTTPGraphQLView(GraphQL[Context, None]):
+    """Strawberry's ASGI view, held to GraphQL over HTTP and Apollo's conventions."""
+
+    def __init__(
+        self,
+        schema: Any,
+        *,
+        settings: Settings,
+        query_cache: QueryCache | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(schema, **options)
+        self.settings = settings
+        self.query_cache = query_cache or LRUQueryCache(settings.apq_cache_size)
+
+    # -- the ASGI entry: time limit, refusals as GraphQL error bodies ------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        limit = asyncio.timeout(self.settings.request_timeout)
+        try:
+            async with limit:
+                response = await self.run(request)
+        except HTTPException as exc:
+            response = self._refusal(request, exc)
+        except TimeoutError:
+            if not limit.expired():
+                raise
+            log.warning("request cancelled after %ss", self.settings.request_timeout)
+            response = self._error(
+                request,
+                503,
+                f"The request took longer than {self.settings.request_timeout:g} seconds"
+                " and was cancelled",
+                code="SERVICE_UNAVAILABLE",
+            )
+        await response(scope, receive, send)
+
+    def _error(
+        self,
+        request: Request,
+        status: int,
+        message: str,
+        *,
+        code: str = BAD_REQUEST,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        record = current_record()
+        if record is not None:
+            record.error_codes.append(code)  # counted in metrics by the request log
+        media_type = negotiate(request.headers.get("accept")) or APPLICATION_JSON
+        return error_response(status, message, code=code, media_type=media_type, headers=headers)
+
+    def _refusal(self, request: Request, exc: HTTPException) -> Response:
+        headers = None
+        if isinstance(exc, MethodNotAllowed):
+            headers = {"allow": exc.allow}
+        elif exc.status_code == 405:
+            headers = {"allow": "GET, POST"}
+        code = "NOT_FOUND" if exc.status_code == 404 else BAD_REQUEST
+        return self._error(request, exc.status_code, exc.reason, code=code, headers=headers)
+
+    # -- GraphiQL ------------------------------------------------------------------
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A browser's navigation only: curl's `*/*` or an APQ GET gets GraphQL, not HTML.
+        params = request.query_params
+        return (
+            request.method == "GET"
+            and params.get("query") is None
+            and params.get("extensions") is None
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page(request)
+
+    # -- parsing -------------------------------------------------------------------
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson: fast, strict UTF-8, and a nesting limit (raises JSONDecodeError, a 400).
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> bytes:
+        return encode(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        value = super().parse_json(data)
+        if not isinstance(value, (dict, list)):
+            raise HTTPException(400, "Expected a JSON object (or, for a batch, an array of them)")
+        return value
+
+    def _validate_batch_request(
+        self, request_data: list[Any], protocol: GraphQLRequestProtocol
+    ) -> None:
+        limit = self.settings.max_batch_size
+        if not request_data:
+            raise HTTPException(400, "A batch must hold at least one operation")
+        if len(request_data) > limit:
+            raise HTTPException(
+                400,
+                f"A batch may hold at most {limit} operations; this one holds {len(request_data)}",
+            )
+        if not all(isinstance(item, dict) for item in request_data):
+            raise HTTPException(400, "Each operation of a batch must be a JSON object")
+        super()._validate_batch_request(request_data, protocol)
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        headers = request.headers
+        if self.settings.csrf_prevention and not csrf.needs_preflight(headers):
+            raise HTTPException(400, csrf.REFUSAL)
+        streaming = self._get_stream_transport_from_headers(headers) is not None
+        if not streaming and negotiate(headers.get("accept")) is None:
+            raise HTTPException(406, NOT_ACCEPTABLE)
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            _check_parameters(item)
+        return data
+
+    # -- execution -----------------------------------------------------------------
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            persisted = requested_persisted_query(request_data.extensions)
+            if persisted is not None:
+                if request_data.query is None:
+                    request_data.query = await self.query_cache.get(persisted.sha256)
+                    if request_data.query is None:
+                        return _persisted_query_not_found()
+                    persisted = None  # already stored
+                else:
+                    check_hash(persisted, request_data.query)
+        except PersistedQueryProblem as exc:
+            return _bad_request(str(exc))
+        try:
+            result = await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as exc:
+            cause = exc.__cause__
+            if (
+                request_adapter.method == "GET"
+                and isinstance(cause, InvalidOperationTypeError)
+                and cause.operation_type is OperationType.MUTATION
+            ):
+                raise MethodNotAllowed(exc.reason, allow="POST") from exc
+            raise
+        if persisted is not None and not is_request_error(result):
+            await self._remember(persisted, request_data.query)
+        return result
+
+    async def _remember(self, persisted: PersistedQuery, query: str | None) -> None:
+        # Stored only once the document proved valid, as Apollo Server does.
+        if query is not None:
+            await self.query_cache.put(persisted.sha256, query)
+
+    # -- responses -----------------------------------------------------------------
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = negotiate(request.headers.get("accept")) or APPLICATION_JSON
+        return sub_response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        body = await super().process_result(request, result)
+        if is_request_error(result):
+            body.pop("data", None)  # the spec: a request error has no `data` entry
+        return body
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        media_type = sub_response.media_type or APPLICATION_JSON
+        if isinstance(response_data, list):
+            status = 200  # a batch: each operation reports its own errors
+            codes = [code for body in response_data for code in error_codes(body)]
+        else:
+            status = status_for(response_data, media_type)
+            codes = error_codes(response_data)
+        response = Response(
+            self.encode_json(response_data),
+            status_code=sub_response.status_code or status,
+            media_type=media_type,
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        if PERSISTED_QUERY_NOT_FOUND in codes:
+            response.headers["cache-control"] = NO_CACHE
+        if sub_response.background:
+            response.background = sub_response.background
+        return response

@@ -1,0 +1,151 @@
+"""Validation with abuse limits: error cap, hidden suggestions, size, depth, aliases.
+
+Strawberry validates with graphql-core's defaults (up to 100 errors, with
+"Did you mean" suggestions). This extension runs the validation itself, in
+three steps, each bounded by the one before:
+
+1. the specification's rules (plus Strawberry's own and, in production, the
+   introspection ban), stopping after `max_errors` errors;
+2. the number of fields once every fragment spread is inlined, counted in
+   linear time (each fragment once);
+3. Strawberry's `QueryDepthLimiter` and `MaxAliasesLimiter` rules.
+
+Step 2 guards step 3: Strawberry's limiters walk every fragment spread again
+each time it is used, so a chain of fragments that each spread the next
+twice costs them 2^n steps (measured: 18 fragments hold the loop for a
+second). They also assume the document is valid (an unknown fragment
+raises), hence step 1 first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    validate,
+)
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What one GraphQL document may ask for."""
+
+    max_depth: int = 10
+    max_aliases: int = 30
+    max_fields: int = 2000
+    max_errors: int = 5
+    hide_suggestions: bool = False
+    introspection: bool = True
+
+
+class TooComplex(GraphQLError):
+    """The document expands to more fields than allowed."""
+
+
+def count_fields(document: DocumentNode) -> int:
+    """Fields selected once fragments are inlined; each fragment is counted once (memoized)."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    sizes: dict[str, int] = {}
+    in_progress: set[str] = set()
+
+    def selection_set_size(selection_set: SelectionSetNode) -> int:
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += 1
+                if selection.selection_set:
+                    total += selection_set_size(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                total += selection_set_size(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += fragment_size(selection.name.value)
+        return total
+
+    def fragment_size(name: str) -> int:
+        if name in sizes:
+            return sizes[name]
+        fragment = fragments.get(name)
+        if fragment is None or name in in_progress:  # unknown or cyclic: step 1 reports it
+            return 0
+        in_progress.add(name)
+        sizes[name] = selection_set_size(fragment.selection_set)
+        in_progress.discard(name)
+        return sizes[name]
+
+    return sum(
+        selection_set_size(d.selection_set)
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
+
+
+class BoundedValidation(SchemaExtension):
+    """Validates the document; Strawberry skips its own validation when this has run."""
+
+    def __init__(self, limits: QueryLimits, limit_rules: Sequence[type[ASTValidationRule]]):
+        self.limits = limits
+        self.limit_rules = tuple(limit_rules)
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.pre_execution_errors is None:
+            context.pre_execution_errors = self.validate(document)
+        yield
+
+    def validate(self, document: DocumentNode) -> list[GraphQLError]:
+        """The errors of `document`, at most `max_errors` (+1 saying validation stopped)."""
+        limits = self.limits
+        schema = self.execution_context.schema._schema
+        rules: tuple[type[ASTValidationRule], ...] = (
+            *self.execution_context.validation_rules,
+            MaybeNullValidationRule,
+            OneOfInputValidationRule,
+        )
+        if not limits.introspection:
+            rules = (*rules, NoSchemaIntrospectionCustomRule)
+        errors = validate(
+            schema,
+            document,
+            rules,
+            max_errors=limits.max_errors,
+            hide_suggestions=limits.hide_suggestions,
+        )
+        if errors:
+            return errors
+        try:
+            fields = count_fields(document)
+        except RecursionError:
+            fields = limits.max_fields + 1
+        if fields > limits.max_fields:
+            return [
+                TooComplex(
+                    f"The operation selects {fields} fields once fragments are expanded."
+                    f" Allowed: {limits.max_fields}"
+                )
+            ]
+        return validate(schema, document, self.limit_rules, max_errors=limits.max_errors)
+
+
+def bounded_validation(limits: QueryLimits) -> Callable[[], BoundedValidation]:
+    """A factory of the extension (one instance per operation), its rules built once."""
+    limit_rules = (
+        *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+    )
+    return lambda: BoundedValidation(limits, limit_rules)

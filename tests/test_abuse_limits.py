@@ -1,0 +1,278 @@
+"""Abuse limits: each classic attack is refused with a clear error, and the server carries on.
+
+Depth, aliases (fragments included), fields once fragments are expanded,
+tokens, validation errors, batch size, body size (declared and chunked),
+the per-request time limit, and rate limits that count operations (aliases
+and batched operations), not HTTP requests.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from graphql_app.app import create_app
+from graphql_app.settings import Settings
+from graphql_app.storage import Storage
+from tests.backends import sqlite_backend
+from tests.conftest import TEST_SECRET, Clock
+from tests.graphql_client import (
+    PASSWORD,
+    TODOS_PAGE,
+    Account,
+    GraphQLClient,
+    Result,
+    create_todo,
+    sign_up,
+)
+
+Client = Callable[..., Awaitable[GraphQLClient]]
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
+    # The limits sit in front of storage: one backend is enough.
+    async with sqlite_backend(tmp_path) as store:
+        yield store
+
+
+@pytest.fixture
+async def client(storage: Storage, clock: Clock) -> AsyncIterator[Client]:
+    """A GraphQL client of an app with these settings changed from the defaults."""
+    clients: list[httpx.AsyncClient] = []
+    apps = []
+
+    async def make(**changes: Any) -> GraphQLClient:
+        defaults: dict[str, Any] = {
+            "secret_key": TEST_SECRET,
+            "bcrypt_rounds": 4,
+            "auth_rate_limit": "",
+            "login_account_rate_limit": "",
+        }
+        settings = Settings(**{**defaults, **changes})
+        app = create_app(settings, clock=clock, storage=storage)
+        apps.append(app)
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        clients.append(http)
+        return GraphQLClient(http)
+
+    yield make
+    for http in clients:
+        await http.aclose()
+    for app in apps:
+        await app.state.deps.rate_limits.close()
+
+
+async def still_serves(gql: GraphQLClient, account: Account) -> None:
+    """A contract operation right after the attack works."""
+    page = (await gql(TODOS_PAGE, {"first": 5}, token=account.token)).ok()["todos"]
+    assert page["totalCount"] >= 1
+
+
+@pytest.fixture
+async def victim(client: Client) -> tuple[GraphQLClient, Account]:
+    gql = await client()
+    account = await sign_up(gql, "ada@example.com")
+    await create_todo(gql, account.token, "keep serving")
+    return gql, account
+
+
+def refused(result: Result, code: str = "GRAPHQL_VALIDATION_FAILED") -> str:
+    assert result.data is None, result.body
+    assert result.codes == [code], result.body
+    return str(result.errors[0]["message"])
+
+
+async def test_deep_nesting_is_refused(victim: tuple[GraphQLClient, Account]) -> None:
+    gql, account = victim
+    # todos > edges > node > creator > todos ... : 13 levels, the limit is 10.
+    nested = "id"
+    for _ in range(3):
+        nested = f"todos {{ edges {{ node {{ creator {{ {nested} }} }} }} }}"
+    message = refused(await gql(f"{{ {nested} }}", token=account.token))
+    assert message == "'anonymous' exceeds maximum operation depth of 10"
+    await still_serves(gql, account)
+
+
+async def test_depth_counts_through_fragments(victim: tuple[GraphQLClient, Account]) -> None:
+    gql, account = victim
+    query = """
+    query Deep { todos { edges { node { ...Creator } } } }
+    fragment Creator on Todo { creator { todos { edges { node { ...Again } } } } }
+    fragment Again on Todo { creator { todos { edges { node { creator { id } } } } } }
+    """
+    assert "exceeds maximum operation depth" in refused(await gql(query, token=account.token))
+    await still_serves(gql, account)
+
+
+async def test_alias_flood_is_refused(victim: tuple[GraphQLClient, Account]) -> None:
+    gql, account = victim
+    flood = " ".join(f"a{i}: todos {{ totalCount }}" for i in range(31))
+    message = refused(await gql(f"{{ {flood} }}", token=account.token))
+    assert message == "31 aliases found. Allowed: 30"
+    await still_serves(gql, account)
+
+
+async def test_aliases_inside_fragments_count(victim: tuple[GraphQLClient, Account]) -> None:
+    gql, account = victim
+    aliases = " ".join(f"a{i}: __typename" for i in range(16))
+    # 16 aliases in a fragment spread twice: 32 aliases executed, over the 30 allowed.
+    query = f"{{ ...F ... on Query {{ ...F }} }} fragment F on Query {{ {aliases} }}"
+    assert refused(await gql(query)) == "32 aliases found. Allowed: 30"
+    await still_serves(gql, account)
+
+
+async def test_fragment_fan_out_is_counted_not_walked(
+    victim: tuple[GraphQLClient, Account],
+) -> None:
+    gql, account = victim
+    # Each fragment spreads the next twice: 2**60 fields once expanded, in a 1.5 kB
+    # document. The count is exact because each fragment is sized once.
+    fragments = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(60))
+    query = f"{{ ...F0 }} {fragments} fragment F60 on Query {{ __typename }}"
+    message = refused(await gql(query))
+    assert message == (
+        f"The operation selects {2**60} fields once fragments are expanded. Allowed: 2000"
+    )
+    await still_serves(gql, account)
+
+
+async def test_directive_flood_yields_a_handful_of_errors(
+    victim: tuple[GraphQLClient, Account],
+) -> None:
+    gql, account = victim
+    directives = " ".join(f"@bogus{i}" for i in range(100))
+    result = await gql(f"{{ __typename {directives} }}")
+    assert result.data is None
+    # MAX_VALIDATION_ERRORS (5) errors, then graphql-core's notice that it stopped.
+    assert len(result.errors) == 6
+    assert result.errors[0]["message"] == "Unknown directive '@bogus0'."
+    assert result.errors[-1]["message"] == (
+        "Too many validation errors, error limit reached. Validation aborted."
+    )
+    await still_serves(gql, account)
+
+
+async def test_token_flood_stops_at_the_token_limit(client: Client) -> None:
+    # With the body limit raised out of the way, a 2 MB document of a million
+    # tokens is refused once the parser reaches token 2001.
+    gql = await client(max_body_bytes=4_000_000)
+    account = await sign_up(gql, "ada@example.com")
+    await create_todo(gql, account.token, "keep serving")
+    flood = "{ " + "a " * 1_000_000 + "}"
+    message = refused(await gql(flood), "GRAPHQL_PARSE_FAILED")
+    assert message == "Syntax Error: Document contains more than 2000 tokens. Parsing aborted."
+    await still_serves(gql, account)
+
+
+async def test_large_batch_is_refused(victim: tuple[GraphQLClient, Account]) -> None:
+    gql, account = victim
+    batch = [{"query": "{ __typename }"}] * 11
+    response = await gql.http.post("/graphql", json=batch)
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "message": "A batch may hold at most 10 operations; this one holds 11",
+            "extensions": {"code": "BAD_REQUEST"},
+        }
+    ]
+    await still_serves(gql, account)
+
+
+async def test_body_over_the_limit_is_refused_by_its_length(
+    victim: tuple[GraphQLClient, Account],
+) -> None:
+    gql, account = victim
+    body = b'{"query": "{ __typename }", "variables": {"pad": "' + b"x" * 200_000 + b'"}}'
+    response = await gql.http.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["message"] == (
+        "The request body is larger than the limit of 100000 bytes"
+    )
+    await still_serves(gql, account)
+
+
+async def test_chunked_body_over_the_limit_is_refused_while_streaming(
+    victim: tuple[GraphQLClient, Account],
+) -> None:
+    gql, account = victim
+    sent = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield b'{"query": "{ __typename }", "variables": {"pad": "'
+        for _ in range(1000):  # 10 MB if it were all read
+            sent += 1
+            yield b"x" * 10_000
+
+    response = await gql.http.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert "content-length" not in response.request.headers
+    # Refused at the limit (about 10 chunks in), not after reading all 10 MB.
+    assert sent < 20
+    await still_serves(gql, account)
+
+
+async def test_slow_request_is_cut_at_the_time_limit(client: Client, tmp_path: Path) -> None:
+    gql = await client(request_timeout=0.5)
+    account = await sign_up(gql, "ada@example.com")
+    await create_todo(gql, account.token, "keep serving")
+    # Another process holds SQLite's write lock: createTodo cannot finish.
+    blocker = sqlite3.connect(tmp_path / "todo.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        response = await gql.http.post(
+            "/graphql",
+            json={"query": 'mutation { createTodo(input: {name: "stuck"}) { id } }'},
+            headers={"authorization": f"Bearer {account.token}"},
+        )
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert response.status_code == 503
+    assert response.json()["errors"] == [
+        {
+            "message": "The request took longer than 0.5 seconds and was cancelled",
+            "extensions": {"code": "SERVICE_UNAVAILABLE"},
+        }
+    ]
+    await still_serves(gql, account)
+
+
+LOG_IN = 'logIn(input: {{email: "{email}", password: "{password}"}}) {{ token }}'
+
+
+async def test_rate_limits_count_each_alias(client: Client) -> None:
+    gql = await client(auth_rate_limit="3/minute")
+    log_in = LOG_IN.format(email="ada@example.com", password=PASSWORD)
+    await sign_up(gql, "ada@example.com")  # the first of the three
+    # One HTTP request, three logIns (run in order): a and b pass, c is over the budget
+    # (logIn is non-null, so c's error nulls the whole data).
+    result = await gql(f"mutation {{ a: {log_in} b: {log_in} c: {log_in} }}")
+    assert result.codes == ["RATE_LIMITED"]
+    assert result.errors[0]["path"] == ["c"]
+
+
+async def test_rate_limits_count_each_operation_of_a_batch(client: Client) -> None:
+    gql = await client(auth_rate_limit="3/minute")
+    log_in = LOG_IN.format(email="ada@example.com", password=PASSWORD)
+    await sign_up(gql, "ada@example.com")
+    batch = [{"query": f"mutation {{ {log_in} }}"}] * 3
+    response = await gql.http.post("/graphql", json=batch)
+    assert response.status_code == 200
+    codes = [
+        error["extensions"]["code"]
+        for result in response.json()
+        for error in result.get("errors", [])
+    ]
+    # Sign-up plus three batched logIns is four operations for a budget of three.
+    assert codes == ["RATE_LIMITED"]
