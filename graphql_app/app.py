@@ -38,8 +38,10 @@ def create_app(
     clock: Clock = utc_now,
     storage: Storage | None = None,
     events: EventBus | None = None,
+    fast_execution: bool = True,
 ) -> Starlette:
-    """The ASGI app. `storage`, `events` and `clock` may be given by tests."""
+    """The ASGI app. `storage`, `events` and `clock` may be given by tests, and
+    `fast_execution=False` serves through graphql-core's standard executor."""
     settings = settings or load_settings()
     storage = storage or open_storage(
         settings.storage_url,
@@ -73,6 +75,7 @@ def create_app(
         max_tokens=settings.max_tokens,
         max_batch_size=settings.max_batch_size,
         metrics=metrics,
+        fast_execution=fast_execution,
     )
     query_cache = open_query_cache(
         settings.redis_url, settings.apq_cache_size, settings.apq_ttl, settings.redis_key_prefix

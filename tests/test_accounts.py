@@ -182,3 +182,19 @@ async def test_duplicate_email_is_a_conflict_whatever_the_case(gql: GraphQLClien
         SIGN_UP, {"input": {"email": "DUP@example.com", "fullname": "X", "password": PASSWORD}}
     )
     assert again.codes == ["CONFLICT"] and again.data is None
+
+
+async def test_the_payload_user_shows_its_todos_before_any_access_token(gql: GraphQLClient) -> None:
+    """createUser/logIn run without a token; their `user` is the account just proven."""
+    signed_up = await gql(
+        SIGN_UP.replace("user { id email fullname createdAt }", "user { todos { totalCount } }"),
+        {"input": {"email": "fresh@example.com", "fullname": "F", "password": PASSWORD}},
+    )
+    assert signed_up.ok()["createUser"]["user"] == {"todos": {"totalCount": 0}}
+    token = signed_up.ok()["createUser"]["token"]
+    await gql('mutation { createTodo(input: {name: "one"}) { id } }', token=token)
+    logged_in = await gql(
+        "mutation L($i: LogInInput!) { logIn(input: $i) { user { todos { totalCount } } } }",
+        {"i": {"email": "fresh@example.com", "password": PASSWORD}},
+    )
+    assert logged_in.ok()["logIn"]["user"] == {"todos": {"totalCount": 1}}

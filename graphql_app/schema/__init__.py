@@ -7,12 +7,13 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter
+from strawberry.extensions import MaxTokensLimiter, ParserCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graphql_app.metrics import Metrics
 from graphql_app.schema.errors import error_codes
+from graphql_app.schema.execution import FastExecutor
 from graphql_app.schema.limits import QueryLimits, bounded_validation
 from graphql_app.schema.mutations import Mutation
 from graphql_app.schema.observability import observe
@@ -50,17 +51,23 @@ def build_schema(
     max_batch_size: int = 10,
     metrics: Metrics | None = None,
     extra_extensions: list[Any] | None = None,
+    fast_execution: bool = True,
 ) -> AppSchema:
     """The served schema, with its abuse limits, error codes and metrics.
 
     Extensions run in this order: `observe` leaves an operation last, after
-    `error_codes` has coded its errors.
+    `error_codes` has coded its errors. Parsed documents are cached (the
+    cache lives at module level; the factory only makes per-request hooks),
+    and so is each document's validation (schema/limits.py).
+    `fast_execution=False` keeps graphql-core's standard executor, which
+    tests/test_execution.py compares the fast one against.
     """
     limits = limits or QueryLimits()
     extensions: list[Any] = [
         observe(metrics),
         error_codes(hide_suggestions=limits.hide_suggestions),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: ParserCache(maxsize=1000),
         bounded_validation(limits),
     ]
     extensions.extend(extra_extensions or [])
@@ -74,6 +81,7 @@ def build_schema(
             batching_config={"max_operations": max_batch_size},
         ),
         scalar_overrides={datetime: DateTime},
+        execution_context_class=FastExecutor if fast_execution else None,
     )
 
 

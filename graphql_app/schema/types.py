@@ -65,9 +65,9 @@ class UserType:
         after: str | None = None,
         filter: TodoFilter | None = None,
     ) -> TodoConnection:
-        # Users are only ever reachable as the caller (me, creator of own todos).
-        if self.id != info.context.require_user_id():
-            raise Unauthenticated()
+        # A User is only ever reachable as an account its requester has proven to
+        # own: `me`, the creator of the caller's own todos, or the user of an
+        # AuthPayload (createUser, logIn, refreshToken: no access token yet).
         return await load_page(info, self.id, first, after, filter)
 
 
