@@ -19,7 +19,8 @@ raises), hence step 1 first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from graphql import (
@@ -28,6 +29,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -37,6 +39,8 @@ from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRul
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+from graphql_app.schema.parse_cache import MAX_CACHED_QUERY
 
 
 @dataclass(frozen=True)
@@ -97,23 +101,42 @@ def count_fields(document: DocumentNode) -> int:
 class BoundedValidation(SchemaExtension):
     """Validates the document; Strawberry skips its own validation when this has run."""
 
-    def __init__(self, limits: QueryLimits, limit_rules: Sequence[type[ASTValidationRule]]):
-        self.limits = limits
-        self.limit_rules = tuple(limit_rules)
+    def __init__(self, check: Callable[..., list[GraphQLError]]) -> None:
+        self.check = check
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.pre_execution_errors is None:
-            context.pre_execution_errors = self.validate(document)
+            rules = tuple(context.validation_rules)
+            # Large documents are validated afresh, so the cache stays small.
+            cached = len(context.query or "") <= MAX_CACHED_QUERY
+            check = self.check if cached else self.check.__wrapped__  # type: ignore[attr-defined]
+            context.pre_execution_errors = check(context.schema._schema, document, rules)
         yield
 
-    def validate(self, document: DocumentNode) -> list[GraphQLError]:
+
+def bounded_validation(limits: QueryLimits) -> Callable[[], BoundedValidation]:
+    """A factory of the extension (one instance per operation), its rules built once.
+
+    A document's verdict depends only on the schema, the document and the
+    rules, so it is cached: a client repeating an operation is not validated
+    again (the errors are never mutated afterwards; ErrorCodes makes new ones).
+    """
+    limit_rules = (
+        *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+    )
+
+    @functools.lru_cache(maxsize=1000)
+    def check(
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        extension_rules: tuple[type[ASTValidationRule], ...],
+    ) -> list[GraphQLError]:
         """The errors of `document`, at most `max_errors` (+1 saying validation stopped)."""
-        limits = self.limits
-        schema = self.execution_context.schema._schema
         rules: tuple[type[ASTValidationRule], ...] = (
-            *self.execution_context.validation_rules,
+            *extension_rules,
             MaybeNullValidationRule,
             OneOfInputValidationRule,
         )
@@ -139,13 +162,6 @@ class BoundedValidation(SchemaExtension):
                     f" Allowed: {limits.max_fields}"
                 )
             ]
-        return validate(schema, document, self.limit_rules, max_errors=limits.max_errors)
+        return validate(schema, document, limit_rules, max_errors=limits.max_errors)
 
-
-def bounded_validation(limits: QueryLimits) -> Callable[[], BoundedValidation]:
-    """A factory of the extension (one instance per operation), its rules built once."""
-    limit_rules = (
-        *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
-    )
-    return lambda: BoundedValidation(limits, limit_rules)
+    return lambda: BoundedValidation(check)
