@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TEST_SECRET
 from tests.js.node import run_node
-from tests.live_server import LiveServer, live_server
+from tests.live_server import LiveServer, live_server, sqlite_env
 
 pytestmark = pytest.mark.slow
 
@@ -24,13 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     workdir = tmp_path_factory.mktemp("apollo")
-    env = {
-        "DATABASE_URL": f"sqlite:///{workdir}/apollo.db",
-        "SECRET_KEY": TEST_SECRET,
-        "BCRYPT_ROUNDS": "4",
-        "AUTH_RATE_LIMIT": "",
-        "LOGIN_ACCOUNT_RATE_LIMIT": "",
-    }
+    env = sqlite_env(workdir, "apollo")
     with live_server(workdir, env) as running:
         yield running
 

@@ -7,9 +7,8 @@ from collections.abc import Awaitable, Callable, Iterator
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET
 from tests.graphql_client import TODOS_PAGE, GraphQLClient, create_todo, sign_up
-from tests.live_server import LiveServer, live_server
+from tests.live_server import LiveServer, live_server, sqlite_env
 from tests.ws_client import TransportWSClient, authenticated, until_live
 
 pytestmark = pytest.mark.slow
@@ -20,13 +19,7 @@ EVENTS = "subscription { todoEvents { kind todoId todo { id name isCompleted } }
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     workdir = tmp_path_factory.mktemp("e2e")
-    env = {
-        "DATABASE_URL": f"sqlite:///{workdir}/e2e.db",
-        "SECRET_KEY": TEST_SECRET,
-        "BCRYPT_ROUNDS": "4",
-        "AUTH_RATE_LIMIT": "",
-        "LOGIN_ACCOUNT_RATE_LIMIT": "",
-    }
+    env = sqlite_env(workdir, "e2e")
     with live_server(workdir, env) as running:
         yield running
 

@@ -23,9 +23,8 @@ from graphql_app.models import Todo, TodoEvent, TodoEventKind
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
 from tests.backends import REDIS_URL
-from tests.conftest import TEST_SECRET
 from tests.graphql_client import GraphQLClient, create_todo, sign_up
-from tests.live_server import free_port, live_server
+from tests.live_server import free_port, live_server, sqlite_env
 from tests.ws_client import authenticated, event_of, until_live
 
 pytestmark = pytest.mark.redis
@@ -204,15 +203,7 @@ async def test_a_mutation_succeeds_while_redis_is_down(
 async def test_subscribers_are_told_when_redis_goes_away(
     relay: Relay, redis_prefix: str, tmp_path: Path
 ) -> None:
-    env = {
-        "DATABASE_URL": f"sqlite:///{tmp_path}/outage.db",
-        "SECRET_KEY": TEST_SECRET,
-        "BCRYPT_ROUNDS": "4",
-        "AUTH_RATE_LIMIT": "",
-        "LOGIN_ACCOUNT_RATE_LIMIT": "",
-        "REDIS_URL": relay.url,
-        "REDIS_KEY_PREFIX": redis_prefix,
-    }
+    env = sqlite_env(tmp_path, "outage", REDIS_URL=relay.url, REDIS_KEY_PREFIX=redis_prefix)
     with live_server(tmp_path, env) as server:
         async with httpx.AsyncClient(base_url=server.url) as http:
             gql = GraphQLClient(http)

@@ -16,10 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET
 from tests.graphql_client import CREATE_TODO, PASSWORD, SIGN_UP
 from tests.js.node import run_node
-from tests.live_server import ROOT, LiveServer, live_server
+from tests.live_server import ROOT, LiveServer, live_server, sqlite_env
 
 pytestmark = pytest.mark.slow
 
@@ -33,14 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.skip(f"chromium is not installed ({CHROMIUM}); apt-get install -y chromium")
     workdir = tmp_path_factory.mktemp("graphiql")
-    env = {
-        "DATABASE_URL": f"sqlite:///{workdir}/graphiql.db",
-        "ENVIRONMENT": "development",
-        "SECRET_KEY": TEST_SECRET,
-        "BCRYPT_ROUNDS": "4",
-        "AUTH_RATE_LIMIT": "",
-        "LOGIN_ACCOUNT_RATE_LIMIT": "",
-    }
+    env = sqlite_env(workdir, "graphiql", ENVIRONMENT="development")
     with live_server(workdir, env) as running:
         yield running
 

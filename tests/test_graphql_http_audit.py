@@ -22,9 +22,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TEST_SECRET
 from tests.js.node import run_node
-from tests.live_server import LiveServer, live_server
+from tests.live_server import LiveServer, live_server, sqlite_env
 
 pytestmark = pytest.mark.slow
 
@@ -35,13 +34,7 @@ INTROSPECTION_OFF = "introspection has been disabled"
 
 def serve(tmp_path_factory: pytest.TempPathFactory, **env: str) -> Iterator[LiveServer]:
     workdir = tmp_path_factory.mktemp("audit")
-    base = {
-        "DATABASE_URL": f"sqlite:///{workdir}/audit.db",
-        "SECRET_KEY": TEST_SECRET,
-        "BCRYPT_ROUNDS": "4",
-        "AUTH_RATE_LIMIT": "",
-        "LOGIN_ACCOUNT_RATE_LIMIT": "",
-    }
+    base = sqlite_env(workdir, "audit")
     with live_server(workdir, {**base, **env}) as server:
         yield server
 

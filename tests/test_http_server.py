@@ -8,8 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET
-from tests.live_server import LiveServer, live_server
+from tests.live_server import LiveServer, live_server, sqlite_env
 
 pytestmark = pytest.mark.slow
 
@@ -17,14 +16,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     workdir = tmp_path_factory.mktemp("http")
-    env = {
-        "DATABASE_URL": f"sqlite:///{workdir}/http.db",
-        "ENVIRONMENT": "production",
-        "SECRET_KEY": TEST_SECRET,
-        "BCRYPT_ROUNDS": "4",
-        "AUTH_RATE_LIMIT": "",
-        "LOGIN_ACCOUNT_RATE_LIMIT": "",
-    }
+    env = sqlite_env(workdir, "http", ENVIRONMENT="production")
     with live_server(workdir, env) as running:
         yield running
 

@@ -13,9 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from graphql_app.storage import Storage
 from tests.backends import sqlite_backend
-from tests.conftest import TEST_SECRET
 from tests.graphql_client import PASSWORD, GraphQLClient, create_todo, sign_up
-from tests.live_server import LiveServer, live_server
+from tests.live_server import LiveServer, live_server, sqlite_env
 from tests.ws_client import TransportWSClient, authenticated
 
 LOG_IN = "mutation LogIn($i: LogInInput!) { logIn(input: $i) { token } }"
@@ -100,13 +99,7 @@ async def test_client_chosen_names_cannot_grow_the_label_set(http: httpx.AsyncCl
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     workdir = tmp_path_factory.mktemp("metrics")
-    env = {
-        "DATABASE_URL": f"sqlite:///{workdir}/metrics.db",
-        "SECRET_KEY": TEST_SECRET,
-        "BCRYPT_ROUNDS": "4",
-        "AUTH_RATE_LIMIT": "",
-        "LOGIN_ACCOUNT_RATE_LIMIT": "",
-    }
+    env = sqlite_env(workdir, "metrics")
     with live_server(workdir, env) as running:
         yield running
 
