@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import uuid
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 import jwt
 
 ALGORITHM = "HS256"
+VERIFIED_TOKENS = 4096  # per process; a token is ~300 bytes
 _REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud", "jti", "typ"]
 
 
@@ -33,6 +35,10 @@ class TokenService:
         self.audience = audience
         self.access_ttl = timedelta(seconds=access_ttl)
         self.refresh_ttl = timedelta(seconds=refresh_ttl)
+        # Verifying costs more than the rest of a small request's auth, and clients
+        # send one token for its whole life: remember verified tokens (a bounded
+        # LRU; failures raise, so they are never cached).
+        self._verify_cached = functools.lru_cache(maxsize=VERIFIED_TOKENS)(self._verify)
 
     def issue_access(self, user_id: str, now: datetime) -> tuple[str, datetime]:
         """A signed access token for `user_id`, and when it expires. No personal data."""
@@ -51,6 +57,15 @@ class TokenService:
 
     def decode_access(self, token: str, now: datetime) -> AccessClaims:
         """Verify signature (HS256 pinned), issuer, audience, type and expiry at `now`."""
+        subject, exp, iat = self._verify_cached(token)
+        # Time is checked on every call, against the injected clock: only the
+        # signature and the fixed claims are remembered per token.
+        if exp <= now.timestamp() or iat > now.timestamp() + 60:
+            raise TokenError("expired")
+        return AccessClaims(user_id=subject, expires_at=datetime.fromtimestamp(exp, now.tzinfo))
+
+    def _verify(self, token: str) -> tuple[str, int, int]:
+        """Subject, exp and iat of a token whose signature and fixed claims check out."""
         try:
             claims = jwt.decode(
                 token,
@@ -62,15 +77,12 @@ class TokenService:
             )
         except jwt.PyJWTError as exc:
             raise TokenError(str(exc)) from None
-        # Expiry is checked against the injected clock, not the wall clock.
         exp, iat, sub = claims["exp"], claims["iat"], claims["sub"]
         if not isinstance(exp, int) or not isinstance(iat, int):
             raise TokenError("bad time claims")
-        if exp <= now.timestamp() or iat > now.timestamp() + 60:
-            raise TokenError("expired")
         if claims["typ"] != "access" or not isinstance(sub, str) or not sub:
             raise TokenError("not an access token")
-        return AccessClaims(user_id=sub, expires_at=datetime.fromtimestamp(exp, now.tzinfo))
+        return sub, exp, iat
 
 
 def new_refresh_token() -> str:
