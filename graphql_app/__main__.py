@@ -94,6 +94,9 @@ def _serve(host: str, port: int, workers: int) -> int:
         port=port,
         workers=workers,
         server_header=False,
+        # graphql_app.access logs every request already, with its request id
+        # and GraphQL operation; uvicorn's own line would only repeat it.
+        access_log=False,
         proxy_headers=False,  # X-Forwarded-For is read by the rate limits, when trusted
         # On SIGTERM: stop accepting, let in-flight requests finish within the grace
         # period, close WebSockets with 1001 (going away).

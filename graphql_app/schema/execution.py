@@ -33,7 +33,7 @@ from graphql import (
     GraphQLScalarType,
     Undefined,
 )
-from graphql.pyutils import gather_with_cancel
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 _BACKREF = "strawberry-definition"
@@ -90,6 +90,93 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         # extension implements `resolve`, and then every field must go through it.
         manager = self.middleware_manager
         self._fast = manager is None or getattr(manager, "_middleware_resolvers", None) is None
+        # Keeps each grouped field set alive with its plans, so its id stays unique.
+        self._plans_by_selection: dict[int, tuple[Any, list[Any]]] = {}
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Any,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's execute_fields, with plain leaf fields answered inline.
+
+        A leaf that qualifies needs no Path, no execute_field call and no
+        awaitable check; every other field goes through execute_field as usual.
+        """
+        if not self._fast:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list, leaf in self._field_plans(
+                parent_type, grouped_field_set
+            ):
+                if leaf is not None:
+                    value = getattr(source_value, leaf[0], None)
+                    if value is not None:
+                        try:
+                            coerced = leaf[1](value)
+                        except Exception:  # the standard path below reports it properly
+                            coerced = None
+                        if coerced is not None and coerced is not Undefined:
+                            results[response_name] = coerced
+                            continue
+                result = self.execute_field(
+                    parent_type,
+                    source_value,
+                    field_details_list,
+                    Path(path, response_name, parent_type.name),
+                    position_context,
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                field = awaitable_fields[0]
+                results[field] = await results[field]
+            else:
+                settled = await gather_with_cancel(*(results[f] for f in awaitable_fields))
+                results.update(zip(awaitable_fields, settled, strict=True))
+            return results
+
+        return get_results()
+
+    def _field_plans(
+        self, parent_type: GraphQLObjectType, grouped_field_set: Any
+    ) -> list[tuple[str, Any, tuple[str, Callable[[Any], Any]] | None]]:
+        """Each field of a selection with its leaf plan (attribute, coercion) or None.
+
+        graphql-core memoizes a selection's grouped field set per request, so the
+        20 nodes of a page share one list here.
+        """
+        key = id(grouped_field_set)
+        cached = self._plans_by_selection.get(key)
+        if cached is not None and cached[0] is grouped_field_set:
+            return cached[1]
+        fields = parent_type.fields
+        plans = []
+        for response_name, field_details_list in grouped_field_set.items():
+            field_def = fields.get(field_details_list[0].node.name.value)
+            plan = plan_of(field_def) if field_def is not None else None
+            leaf = (plan[1], plan[2]) if plan is not None and plan[0] == LEAF else None
+            plans.append((response_name, field_details_list, leaf))
+        self._plans_by_selection[key] = (grouped_field_set, plans)
+        return plans
 
     def execute_field(
         self,
