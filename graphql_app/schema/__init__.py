@@ -7,7 +7,6 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -17,7 +16,7 @@ from graphql_app.schema.execution import FastExecutor
 from graphql_app.schema.limits import QueryLimits, bounded_validation
 from graphql_app.schema.mutations import Mutation
 from graphql_app.schema.observability import observe
-from graphql_app.schema.parse_cache import ParseCache
+from graphql_app.schema.parsing import parsing
 from graphql_app.schema.queries import Query
 from graphql_app.schema.scalars import DateTime
 from graphql_app.schema.subscriptions import Subscription
@@ -67,8 +66,7 @@ def build_schema(
     extensions: list[Any] = [
         observe(metrics),
         error_codes(hide_suggestions=limits.hide_suggestions),
-        lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        ParseCache,
+        parsing(max_tokens),
         bounded_validation(limits),
     ]
     extensions.extend(extra_extensions or [])

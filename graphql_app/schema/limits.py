@@ -40,7 +40,7 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaEx
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from graphql_app.schema.parse_cache import MAX_CACHED_QUERY
+from graphql_app.schema.parsing import MAX_CACHED_QUERY
 
 
 @dataclass(frozen=True)

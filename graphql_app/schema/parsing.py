@@ -1,0 +1,49 @@
+"""Parsing: the token limit, and parsed documents cached across requests.
+
+One extension does both because each extension costs a context manager per
+phase per request. Strawberry's ParserCache raises a syntax error from inside
+its hook, where the error escaped our ErrorCodes extension (it lost its
+`extensions.code`); this one only fills in the document when parsing
+succeeds, and otherwise leaves the work, and the error, to Strawberry's own
+parse step, which runs with the same token limit (set here, before it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+
+from graphql import DocumentNode, GraphQLError, parse
+from strawberry.extensions import SchemaExtension
+
+# Only documents up to this size are kept: 1000 of them stay within a few MB,
+# whatever unique texts a client sends. Real operations are far smaller.
+MAX_CACHED_QUERY = 8192
+
+
+@functools.lru_cache(maxsize=1000)
+def _parse(query: str, max_tokens: int) -> DocumentNode:
+    return parse(query, max_tokens=max_tokens)
+
+
+class Parsing(SchemaExtension):
+    def __init__(self, max_tokens: int) -> None:
+        self.max_tokens = max_tokens
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        # The parser stops reading at this many tokens: a 2 MB token flood costs
+        # milliseconds, not seconds (Strawberry's MaxTokensLimiter does the same).
+        context.parse_options["max_tokens"] = self.max_tokens
+        query = context.query
+        if query and len(query) <= MAX_CACHED_QUERY and context.graphql_document is None:
+            # On a syntax error Strawberry parses again and reports it the usual way.
+            with contextlib.suppress(GraphQLError):
+                context.graphql_document = _parse(query, self.max_tokens)
+        yield
+
+
+def parsing(max_tokens: int) -> Callable[[], Parsing]:
+    """A factory of the extension: Strawberry makes one per operation."""
+    return lambda: Parsing(max_tokens)
