@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 import time
 
 import bcrypt
 import pytest
 
-from graphql_app.security.passwords import PasswordHasher, password_problem
+from graphql_app.security.passwords import HASHING_NICENESS, PasswordHasher, password_problem
 from graphql_app.settings import Settings
 
 
@@ -40,5 +42,21 @@ async def test_default_cost_is_12_and_hashing_leaves_the_loop_free() -> None:
         assert await hasher.verify("a real password", digest)
         assert not await hasher.verify("another password", digest)
         assert not await hasher.verify("a real password", None)
+    finally:
+        hasher.close()
+
+
+async def test_hashing_threads_yield_the_cpu_to_the_event_loop() -> None:
+    """bcrypt threads run niced, so a log-in storm does not starve cheap requests."""
+    hasher = PasswordHasher(4, threads=1)
+    loop = asyncio.get_running_loop()
+    try:
+        await hasher.hash("warm the pool up")
+        own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        worker = await loop.run_in_executor(
+            hasher._pool, lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        )
+        assert worker == min(own + HASHING_NICENESS, 19)
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own  # loop unchanged
     finally:
         hasher.close()
