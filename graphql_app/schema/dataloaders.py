@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,12 +23,23 @@ class PageKey:
 
 
 class Loaders:
+    """Made per request; each loader only when a resolver first asks for it."""
+
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
-        self.users: DataLoader[str, User | None] = DataLoader(load_fn=self._load_users)
-        # Keyed by (owner id, todo id): another user's todo loads as None.
-        self.todos: DataLoader[tuple[str, str], Todo | None] = DataLoader(load_fn=self._load_todos)
-        self.pages: DataLoader[PageKey, Page] = DataLoader(load_fn=self._load_pages)
+
+    @functools.cached_property
+    def users(self) -> DataLoader[str, User | None]:
+        return DataLoader(load_fn=self._load_users)
+
+    @functools.cached_property
+    def todos(self) -> DataLoader[tuple[str, str], Todo | None]:
+        """Keyed by (owner id, todo id): another user's todo loads as None."""
+        return DataLoader(load_fn=self._load_todos)
+
+    @functools.cached_property
+    def pages(self) -> DataLoader[PageKey, Page]:
+        return DataLoader(load_fn=self._load_pages)
 
     async def _load_users(self, ids: Sequence[str]) -> list[User | None]:
         return await self._storage.get_users(ids)
