@@ -39,6 +39,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 _BACKREF = "strawberry-definition"
 _MISSING = object()
 _PLAN_ATTR = "_graphql_app_fast_plan"
+# graphql-core's serialize_string/id/boolean return a value of exactly this type as is.
+_UNCHANGED: dict[str, type] = {"String": str, "ID": str, "Boolean": bool}
 
 LEAF, OBJECT, OBJECT_LIST = 1, 2, 3
 # (kind, python attribute, leaf coercion or object type, item type of a list)
@@ -61,7 +63,8 @@ def _plan_for(field_def: GraphQLField) -> Plan:
         return None
     inner = _strip_non_null(field_def.type)
     if isinstance(inner, (GraphQLScalarType, GraphQLEnumType)):
-        return LEAF, python_name, inner.coerce_output_value, None
+        # The 4th slot: a Python type whose values the scalar returns unchanged.
+        return LEAF, python_name, inner.coerce_output_value, _UNCHANGED.get(inner.name)
     if _plain_object(inner):
         return OBJECT, python_name, inner, None
     if isinstance(inner, GraphQLList):
@@ -119,6 +122,9 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             ):
                 if leaf is not None:
                     value = getattr(source_value, leaf[0], None)
+                    if type(value) is leaf[2]:
+                        results[response_name] = value
+                        continue
                     if value is not None:
                         try:
                             coerced = leaf[1](value)
@@ -158,7 +164,7 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def _field_plans(
         self, parent_type: GraphQLObjectType, grouped_field_set: Any
-    ) -> list[tuple[str, Any, tuple[str, Callable[[Any], Any]] | None]]:
+    ) -> list[tuple[str, Any, tuple[str, Callable[[Any], Any], type | None] | None]]:
         """Each field of a selection with its leaf plan (attribute, coercion) or None.
 
         graphql-core memoizes a selection's grouped field set per request, so the
@@ -173,7 +179,7 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         for response_name, field_details_list in grouped_field_set.items():
             field_def = fields.get(field_details_list[0].node.name.value)
             plan = plan_of(field_def) if field_def is not None else None
-            leaf = (plan[1], plan[2]) if plan is not None and plan[0] == LEAF else None
+            leaf = (plan[1], plan[2], plan[3]) if plan is not None and plan[0] == LEAF else None
             plans.append((response_name, field_details_list, leaf))
         self._plans_by_selection[key] = (grouped_field_set, plans)
         return plans
