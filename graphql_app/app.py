@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -97,6 +98,12 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Everything built so far (schema, caches, modules) lives as long as the
+        # process: move it out of the collector's sight, so a full collection,
+        # which a request can land on, walks only what requests made (the bench
+        # saw 20-30 ms pauses before).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
