@@ -89,6 +89,7 @@ class SQLiteStorage:
         self._writer: sqlite3.Connection | None = None
         # One thread: writes are serialised here rather than on SQLite's lock.
         self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-write")
+        self._closed = False
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStorage:
@@ -202,6 +203,11 @@ class SQLiteStorage:
         self._read("SELECT 1")
 
     async def close(self) -> None:
+        """Close both connections and the write thread; closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+
         def close_writer() -> None:
             if self._writer is not None:
                 self._writer.close()
