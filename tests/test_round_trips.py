@@ -1,0 +1,43 @@
+"""Storage round trips per request stay constant, whatever the page size (DataLoader).
+
+Counted with the storage's own `round_trips` counter (statements on SQLite and
+PostgreSQL, FQL queries on Fauna), on every selected backend.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from graphql_app.storage import Storage
+from tests.graphql_client import GraphQLClient, create_todo, sign_up
+
+PAGE_WITH_CREATORS = """
+query P($first: Int) {
+  todos(first: $first) {
+    totalCount
+    edges { cursor node { id name creator { id email todos(first: 3) { totalCount } } } }
+  }
+}
+"""
+ME_NESTED = """
+query M($first: Int) {
+  me { todos(first: $first) { edges { node { creator { todos { totalCount } } } } } }
+}
+"""
+
+
+@pytest.mark.parametrize("query", [PAGE_WITH_CREATORS, ME_NESTED])
+async def test_a_page_with_its_creators_costs_the_same_at_any_size(
+    gql: GraphQLClient, storage: Storage, query: str
+) -> None:
+    ada = await sign_up(gql, "trips@example.com")
+    for i in range(100):
+        await create_todo(gql, ada.token, f"t{i}")
+    costs = {}
+    for first in (5, 100):
+        before = storage.round_trips
+        data = (await gql(query, {"first": first}, token=ada.token)).ok()
+        costs[first] = storage.round_trips - before
+        edges = data["todos"]["edges"] if "todos" in data else data["me"]["todos"]["edges"]
+        assert len(edges) == first  # the page really grew
+    assert costs[5] == costs[100] <= 3, costs
