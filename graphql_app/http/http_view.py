@@ -58,6 +58,7 @@ from graphql_app.request_record import current_record
 from graphql_app.schema.context import Context
 from graphql_app.settings import Settings
 
+ACCEPT_CACHE_SIZE = 256
 log = logging.getLogger("graphql_app.http")
 
 NOT_ACCEPTABLE = (
@@ -114,6 +115,7 @@ class HTTPGraphQLView(GraphQL[Context, None]):
         super().__init__(schema, **options)
         self.settings = settings
         self.query_cache = query_cache or LRUQueryCache(settings.apq_cache_size)
+        self._transports_by_accept: dict[str, Any] = {}
 
     # -- the ASGI entry: time limit, refusals as GraphQL error bodies ------------
 
@@ -181,6 +183,20 @@ class HTTPGraphQLView(GraphQL[Context, None]):
         return graphiql_page(request)
 
     # -- parsing -------------------------------------------------------------------
+
+    def _get_stream_transport_from_headers(self, headers: Any) -> Any:
+        # Strawberry scans every header and parses Accept with the email package,
+        # twice a request; clients send few distinct Accept values, so remember them.
+        accept = headers.get("accept") or ""
+        try:
+            return self._transports_by_accept[accept]
+        except KeyError:
+            pass
+        transport = super()._get_stream_transport_from_headers({"accept": accept})
+        if len(self._transports_by_accept) >= ACCEPT_CACHE_SIZE:
+            self._transports_by_accept.clear()  # arbitrary clients: keep it bounded
+        self._transports_by_accept[accept] = transport
+        return transport
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson: fast, strict UTF-8, and a nesting limit (raises JSONDecodeError, a 400).
