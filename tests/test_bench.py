@@ -223,3 +223,12 @@ def test_the_bench_command_refuses_unknown_scenarios_before_running() -> None:
     )
     assert result.returncode == 2
     assert "unknown scenario z" in result.stderr
+
+
+async def test_inprocess_measures_both_queries_through_the_real_app() -> None:
+    from bench.inprocess import QUERIES, measure
+
+    results = await measure(batches=2, size=3)
+    assert set(results) == set(QUERIES)
+    for best, median in results.values():
+        assert 0 < best <= median
