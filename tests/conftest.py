@@ -19,6 +19,9 @@ from graphql_app.storage import Storage
 from tests.backends import ALL_BACKENDS, REDIS_URL, backend_factory
 from tests.graphql_client import GraphQLClient
 
+# The `proxy` and `schema` fixtures of the PostgreSQL tests.
+pytest_plugins = ["tests.postgres_proxy"]
+
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 

@@ -17,26 +17,9 @@ from graphql_app.settings import Settings
 from graphql_app.storage.postgres import PostgresStorage
 from tests.conftest import Clock
 from tests.graphql_client import TODOS_PAGE, GraphQLClient, create_todo, sign_up
-from tests.postgres_backend import fresh_schema
-from tests.storage.test_postgres import Proxy, bounded
+from tests.postgres_proxy import Proxy, bounded
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def proxy() -> AsyncIterator[Proxy]:
-    running = Proxy()
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-
-
-@pytest.fixture
-async def schema() -> AsyncIterator[str]:
-    async with fresh_schema() as name:
-        yield name
 
 
 @pytest.fixture
