@@ -132,6 +132,12 @@ def _owned_todo(user_id: str, todo_id: str) -> Any:
     )
 
 
+def _when_found(document: Any, *then: Any) -> Any:
+    """Bind `document` (a doc or null) as var "doc"; run `then` and answer true when it
+    is a document, answer false otherwise."""
+    return q.let({"doc": document}, q.if_(q.is_null(q.var("doc")), False, q.do(*then, True)))
+
+
 def _refs(index: str, *terms: Any) -> Any:
     return q.paginate(q.match(q.index(index), *terms), size=ALL)
 
@@ -299,50 +305,20 @@ class FaunaStorage:
         return _user(doc) if doc else None
 
     async def set_password(self, user_id: str, password_hash: str, now: datetime) -> bool:
-        return bool(
-            await self._query(
-                q.let(
-                    {"user": _one("user_by_id", user_id)},
-                    q.if_(
-                        q.is_null(q.var("user")),
-                        False,
-                        q.do(
-                            q.update(
-                                q.select("ref", q.var("user")),
-                                {"data": {"password_hash": password_hash}},
-                            ),
-                            _revoke_all("sessions_by_user", user_id, to_micros(now)),
-                            True,
-                        ),
-                    ),
-                )
-            )
-        )
+        update = q.update(q.select("ref", q.var("doc")), {"data": {"password_hash": password_hash}})
+        revoke = _revoke_all("sessions_by_user", user_id, to_micros(now))
+        return bool(await self._query(_when_found(_one("user_by_id", user_id), update, revoke)))
 
     async def delete_user(self, user_id: str) -> bool:
-        return bool(
-            await self._query(
-                q.let(
-                    {"user": _one("user_by_id", user_id)},
-                    q.if_(
-                        q.is_null(q.var("user")),
-                        False,
-                        q.do(
-                            q.foreach(
-                                q.lambda_("r", q.delete(q.var("r"))),
-                                _refs("todo_by_user_id", user_id),
-                            ),
-                            q.foreach(
-                                q.lambda_("r", q.delete(q.var("r"))),
-                                _refs("sessions_by_user", user_id),
-                            ),
-                            q.delete(q.select("ref", q.var("user"))),
-                            True,
-                        ),
-                    ),
-                )
-            )
+        def delete_all(index: str) -> Any:
+            return q.foreach(q.lambda_("r", q.delete(q.var("r"))), _refs(index, user_id))
+
+        cascade = (
+            delete_all("todo_by_user_id"),
+            delete_all("sessions_by_user"),
+            q.delete(q.select("ref", q.var("doc"))),
         )
+        return bool(await self._query(_when_found(_one("user_by_id", user_id), *cascade)))
 
     async def create_session(self, user_id: str, session: NewSession, now: datetime) -> None:
         create = q.create(
@@ -475,18 +451,8 @@ class FaunaStorage:
         return _todo(doc) if doc else None
 
     async def delete_todo(self, user_id: str, todo_id: str) -> bool:
-        return bool(
-            await self._query(
-                q.let(
-                    {"doc": _owned_todo(user_id, todo_id)},
-                    q.if_(
-                        q.is_null(q.var("doc")),
-                        False,
-                        q.do(q.delete(q.select("ref", q.var("doc"))), True),
-                    ),
-                )
-            )
-        )
+        delete = q.delete(q.select("ref", q.var("doc")))
+        return bool(await self._query(_when_found(_owned_todo(user_id, todo_id), delete)))
 
     async def list_todos(
         self, user_id: str, first: int, after: Position | None, is_completed: bool | None
