@@ -77,6 +77,12 @@ SCRIPT: list[tuple[str, str, Callable[[dict[str, Any]], dict[str, Any] | None]]]
     *[create_todo_step(n) for n in range(7)],
     (
         "user",
+        "{ todos(first: 2) { __typename edges { __typename cursor node { __typename id name } } "
+        "pageInfo { __typename startCursor endCursor hasNextPage } } }",
+        lambda s: None,
+    ),
+    (
+        "user",
         "query P($f: Int, $a: String) { todos(first: $f, after: $a) { totalCount "
         "pageInfo { hasNextPage hasPreviousPage startCursor endCursor } "
         f"edges {{ cursor node {{ {TODO_FIELDS} }} }} }} }}",
@@ -128,6 +134,12 @@ SCRIPT: list[tuple[str, str, Callable[[dict[str, Any]], dict[str, Any] | None]]]
     ),
     ("user", "mutation { clearCompletedTodos }", lambda s: None),
     ("user", "{ todos { totalCount edges { cursor } pageInfo { hasNextPage } } }", lambda s: None),
+    (
+        "user",
+        "{ todos(first: 2) { __typename edges { __typename cursor node { __typename id name } } "
+        "pageInfo { __typename startCursor endCursor hasNextPage } } }",
+        lambda s: None,
+    ),
     ("anon", "{ me { id } }", lambda s: None),
     ("anon", "{ todos { totalCount } }", lambda s: None),
     ("user", "{ todos(first: 0) { totalCount } }", lambda s: None),

@@ -42,7 +42,8 @@ _PLAN_ATTR = "_graphql_app_fast_plan"
 # graphql-core's serialize_string/id/boolean return a value of exactly this type as is.
 _UNCHANGED: dict[str, type] = {"String": str, "ID": str, "Boolean": bool}
 
-LEAF, OBJECT, OBJECT_LIST = 1, 2, 3
+LEAF, OBJECT, OBJECT_LIST, TYPENAME = 1, 2, 3, 4
+_NOT_PLAIN = object()  # a value the whole-tree path cannot complete: take the usual one
 # (kind, python attribute, leaf coercion or object type, item type of a list)
 Plan = tuple[int, str, Any, Any] | None
 
@@ -84,6 +85,15 @@ def plan_of(field_def: GraphQLField) -> Plan:
         return plan
 
 
+def _plain_leaf(coerce: Callable[[Any], Any], value: Any) -> Any:
+    """The coerced leaf, or _NOT_PLAIN where the usual path has an error to report."""
+    try:
+        coerced = coerce(value)
+    except Exception:
+        return _NOT_PLAIN
+    return _NOT_PLAIN if coerced is None or coerced is Undefined else coerced
+
+
 class FastExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor with the plain-attribute fast path in `execute_field`."""
 
@@ -94,7 +104,7 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         self._fast = manager is None or getattr(manager, "_middleware_resolvers", None) is None
         # Keeps each grouped field set alive with its plans, so its id stays unique.
-        self._plans_by_selection: dict[int, tuple[Any, list[Any]]] = {}
+        self._plans_by_selection: dict[int, tuple[Any, Any]] = {}
 
     def execute_fields(
         self,
@@ -117,17 +127,17 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list, leaf in self._field_plans(
+            for response_name, field_details_list, plan in self._selection(
                 parent_type, grouped_field_set
-            ):
-                if leaf is not None:
-                    value = getattr(source_value, leaf[0], None)
-                    if type(value) is leaf[2]:
+            )[0]:
+                if plan is not None and plan[0] == LEAF:
+                    value = getattr(source_value, plan[1], None)
+                    if type(value) is plan[3]:
                         results[response_name] = value
                         continue
                     if value is not None:
                         try:
-                            coerced = leaf[1](value)
+                            coerced = plan[2](value)
                         except Exception:  # the standard path below reports it properly
                             coerced = None
                         if coerced is not None and coerced is not Undefined:
@@ -162,13 +172,12 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
-    def _field_plans(
-        self, parent_type: GraphQLObjectType, grouped_field_set: Any
-    ) -> list[tuple[str, Any, tuple[str, Callable[[Any], Any], type | None] | None]]:
-        """Each field of a selection with its leaf plan (attribute, coercion) or None.
+    def _selection(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> Any:
+        """Each field of a selection with its plan (None: the usual path), and
+        whether every field has one (the whole selection is plain).
 
         graphql-core memoizes a selection's grouped field set per request, so the
-        20 nodes of a page share one list here.
+        20 nodes of a page share one entry here.
         """
         key = id(grouped_field_set)
         cached = self._plans_by_selection.get(key)
@@ -177,12 +186,75 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         fields = parent_type.fields
         plans = []
         for response_name, field_details_list in grouped_field_set.items():
-            field_def = fields.get(field_details_list[0].node.name.value)
-            plan = plan_of(field_def) if field_def is not None else None
-            leaf = (plan[1], plan[2], plan[3]) if plan is not None and plan[0] == LEAF else None
-            plans.append((response_name, field_details_list, leaf))
-        self._plans_by_selection[key] = (grouped_field_set, plans)
-        return plans
+            name = field_details_list[0].node.name.value
+            field_def = fields.get(name)
+            if field_def is not None:
+                plan = plan_of(field_def)
+            elif name == "__typename":
+                plan = (TYPENAME, "", None, None)
+            else:
+                plan = None
+            plans.append((response_name, field_details_list, plan))
+        selection = (plans, all(plan is not None for _, _, plan in plans))
+        self._plans_by_selection[key] = (grouped_field_set, selection)
+        return selection
+
+    def _plain_object(
+        self, object_type: GraphQLObjectType, field_details_list: Any, value: Any
+    ) -> Any:
+        """The completed value of an object whose whole selection is plain, or _NOT_PLAIN.
+
+        Every field of the tree below reads an attribute (or is __typename), so
+        it is completed here in one pass: no Path, no execute_field, no
+        awaitables. Anything else anywhere below (a resolver, a null, a value
+        a scalar refuses, a deferred fragment) answers _NOT_PLAIN, and the
+        caller completes the field the usual way instead; reading attributes of
+        plain records twice has no effect.
+        """
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(
+            object_type, field_details_list
+        )
+        plans, plain = self._selection(object_type, grouped_field_set)
+        if new_defer_usages or not plain:
+            return _NOT_PLAIN
+        completed: dict[str, Any] = {}
+        for response_name, sub_details, plan in plans:
+            kind = plan[0]
+            if kind == TYPENAME:
+                completed[response_name] = object_type.name
+                continue
+            field_value = getattr(value, plan[1], None)
+            if field_value is None:
+                return _NOT_PLAIN
+            if kind == LEAF:
+                if type(field_value) is not plan[3]:
+                    field_value = _plain_leaf(plan[2], field_value)
+            elif kind == OBJECT:
+                field_value = self._plain_object(plan[2], sub_details, field_value)
+            else:
+                field_value = self._plain_objects(plan[2], sub_details, field_value)
+            if field_value is _NOT_PLAIN:
+                return _NOT_PLAIN
+            completed[response_name] = field_value
+        return completed
+
+    def _plain_objects(
+        self, object_type: GraphQLObjectType, field_details_list: Any, values: Any
+    ) -> Any:
+        """_plain_object over a list of non-null objects, or _NOT_PLAIN."""
+        if type(values) is not list:
+            return _NOT_PLAIN
+        completed = []
+        for value in values:
+            item = (
+                _NOT_PLAIN
+                if value is None
+                else self._plain_object(object_type, field_details_list, value)
+            )
+            if item is _NOT_PLAIN:
+                return _NOT_PLAIN
+            completed.append(item)
+        return completed
 
     def execute_field(
         self,
@@ -204,10 +276,16 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
                         if coerced is not Undefined:
                             return coerced
                     elif kind == OBJECT:
+                        done = self._plain_object(plan[2], field_details_list, value)
+                        if done is not _NOT_PLAIN:
+                            return done
                         return self._complete_object(
                             field_def, plan[2], field_details_list, path, value, position_context
                         )
                     elif isinstance(value, list) and None not in value:
+                        done = self._plain_objects(plan[2], field_details_list, value)
+                        if done is not _NOT_PLAIN:
+                            return done
                         return self._complete_objects(
                             field_def, plan, field_details_list, path, value, position_context
                         )
