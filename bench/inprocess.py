@@ -3,8 +3,10 @@
 Calls the ASGI app directly (no uvicorn, no socket, logging off) on a
 throw-away SQLite file holding one user with 200 todos, and prints the best
 and the median of 7 batches for scenario (a) and for `{ __typename }` (the
-fixed cost of any GraphQL request). Quick to run while optimising; the
-ratios that count come from `make bench`.
+fixed cost of any GraphQL request), and, for reference, `{ __typename }` on
+a bare Strawberry ASGI app (a one-field schema with its parser and
+validation caches: the floor any Strawberry server starts from). Quick to
+run while optimising; the ratios that count come from `make bench`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,24 @@ PAGE = (
     "{ id name isCompleted createdAt updatedAt } } } }"
 )
 QUERIES = {"(a) todos(first: 20)": PAGE, "{ __typename }": "{ __typename }"}
+BARE = "bare Strawberry { __typename }"
+
+
+def bare_strawberry() -> Any:
+    """The smallest Strawberry ASGI app: what any Strawberry server costs at least."""
+    import strawberry
+    from strawberry.asgi import GraphQL
+    from strawberry.extensions import ParserCache, ValidationCache
+
+    @strawberry.type
+    class Query:
+        ok: bool = True
+
+    schema = strawberry.Schema(
+        query=Query,
+        extensions=[lambda: ParserCache(maxsize=100), lambda: ValidationCache(maxsize=100)],
+    )
+    return GraphQL(schema)
 
 
 async def measure(batches: int, size: int) -> dict[str, tuple[float, float]]:
@@ -55,7 +75,9 @@ async def _measure(batches: int, size: int) -> dict[str, tuple[float, float]]:
         app = create_app(settings, storage=storage)
         token, _ = app.state.deps.tokens.issue_access(user.id, datetime.now(UTC))
         results = {}
-        for name, query in QUERIES.items():
+        targets = [(name, query, app) for name, query in QUERIES.items()]
+        targets.append((BARE, "{ __typename }", bare_strawberry()))
+        for name, query, served in targets:
             body = orjson.dumps({"query": query})
             headers = [
                 (b"content-type", b"application/json"),
@@ -63,7 +85,9 @@ async def _measure(batches: int, size: int) -> dict[str, tuple[float, float]]:
                 (b"content-length", str(len(body)).encode()),
             ]
 
-            async def one(body: bytes = body, headers: list[Any] = headers) -> None:
+            async def one(
+                body: bytes = body, headers: list[Any] = headers, served: Any = served
+            ) -> None:
                 scope = {
                     "type": "http",
                     "asgi": {"version": "3.0"},
@@ -88,7 +112,7 @@ async def _measure(batches: int, size: int) -> dict[str, tuple[float, float]]:
                     if message["type"] == "http.response.start":
                         statuses.append(message["status"])
 
-                await app(scope, receive, send)
+                await served(scope, receive, send)
                 assert statuses == [200], statuses
 
             for _ in range(size):  # warm the caches

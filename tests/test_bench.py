@@ -226,9 +226,9 @@ def test_the_bench_command_refuses_unknown_scenarios_before_running() -> None:
 
 
 async def test_inprocess_measures_both_queries_through_the_real_app() -> None:
-    from bench.inprocess import QUERIES, measure
+    from bench.inprocess import BARE, QUERIES, measure
 
     results = await measure(batches=2, size=3)
-    assert set(results) == set(QUERIES)
+    assert set(results) == {*QUERIES, BARE}
     for best, median in results.values():
         assert 0 < best <= median
