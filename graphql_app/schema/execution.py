@@ -132,17 +132,12 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             )[0]:
                 if plan is not None and plan[0] == LEAF:
                     value = getattr(source_value, plan[1], None)
-                    if type(value) is plan[3]:
+                    if value is not None and type(value) is not plan[3]:
+                        value = _plain_leaf(plan[2], value)
+                    if value is not None and value is not _NOT_PLAIN:
                         results[response_name] = value
                         continue
-                    if value is not None:
-                        try:
-                            coerced = plan[2](value)
-                        except Exception:  # the standard path below reports it properly
-                            coerced = None
-                        if coerced is not None and coerced is not Undefined:
-                            results[response_name] = coerced
-                            continue
+                    # A null or a refused value: execute_field reports it properly.
                 result = self.execute_field(
                     parent_type,
                     source_value,
@@ -270,19 +265,16 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             if plan is not None:
                 value = getattr(source, plan[1], _MISSING)
                 if value is not None and value is not _MISSING:
+                    # Leaves were tried inline by execute_fields; here only objects.
                     kind = plan[0]
-                    if kind == LEAF:
-                        coerced = self._coerce(plan[2], value)
-                        if coerced is not Undefined:
-                            return coerced
-                    elif kind == OBJECT:
+                    if kind == OBJECT:
                         done = self._plain_object(plan[2], field_details_list, value)
                         if done is not _NOT_PLAIN:
                             return done
                         return self._complete_object(
                             field_def, plan[2], field_details_list, path, value, position_context
                         )
-                    elif isinstance(value, list) and None not in value:
+                    if kind == OBJECT_LIST and isinstance(value, list) and None not in value:
                         done = self._plain_objects(plan[2], field_details_list, value)
                         if done is not _NOT_PLAIN:
                             return done
@@ -292,14 +284,6 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
-
-    @staticmethod
-    def _coerce(coerce: Callable[[Any], Any], value: Any) -> Any:
-        try:
-            coerced = coerce(value)
-        except Exception:  # the standard path reports it properly
-            return Undefined
-        return Undefined if coerced is None else coerced
 
     def _guard(self, completed: Any, return_type: Any, field_details_list: Any, path: Any) -> Any:
         """Route a late (awaited) failure through the executor's error handling."""
