@@ -7,25 +7,29 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from graphql_app.settings import SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from graphql_app.storage import Storage
 
 SCHEMA_FILE = Path("schema.graphql")
 
 
-def _migrate() -> int:
+def _on_storage(url: str, action: Callable[[Storage], Awaitable[None]], timeout: float) -> None:
+    """Open storage, run `action` on it, close it. A secret that storage refuses
+    becomes one SettingsError line; other storage errors propagate."""
     from graphql_app.errors import StorageRefused
     from graphql_app.storage import open_storage
 
-    settings = load_settings()
-    storage = open_storage(
-        settings.storage_url, pool_size=2, query_timeout=settings.db_query_timeout
-    )
+    storage = open_storage(url, pool_size=1, query_timeout=timeout)
 
     async def run() -> None:
         try:
-            await storage.migrate()
+            await action(storage)
         finally:
             await storage.close()
 
@@ -33,6 +37,11 @@ def _migrate() -> int:
         asyncio.run(run())
     except StorageRefused as exc:
         raise SettingsError(f"DATABASE_URL: {exc.detail}") from None
+
+
+def _migrate() -> int:
+    settings = load_settings()
+    _on_storage(settings.storage_url, lambda storage: storage.migrate(), settings.db_query_timeout)
     print(f"migrated {settings.storage_url.split(':', 1)[0]} storage")
     return 0
 
@@ -53,24 +62,13 @@ def _export_schema(check: bool, path: Path) -> int:
     return 0
 
 
-def _check_storage(url: str) -> None:
+def _check_storage(url: str, timeout: float) -> None:
     """Refuse to start when storage rejects our credentials; a storage that is merely
     down is fine (requests answer SERVICE_UNAVAILABLE until it is back)."""
-    from graphql_app.errors import ServiceUnavailable, StorageRefused
-    from graphql_app.storage import open_storage
-
-    storage = open_storage(url, pool_size=1)
-
-    async def ping() -> None:
-        try:
-            await storage.ping()
-        finally:
-            await storage.close()
+    from graphql_app.errors import ServiceUnavailable
 
     try:
-        asyncio.run(ping())
-    except StorageRefused as exc:
-        raise SettingsError(f"DATABASE_URL: {exc.detail}") from None
+        _on_storage(url, lambda storage: storage.ping(), timeout)
     except ServiceUnavailable:
         logging.getLogger("graphql_app").warning("storage is not answering yet; serving anyway")
 
@@ -83,7 +81,7 @@ def _serve(host: str, port: int, workers: int) -> int:
     import uvicorn
 
     settings = load_settings()  # fail fast, with one line, before uvicorn starts
-    _check_storage(settings.storage_url)
+    _check_storage(settings.storage_url, settings.db_query_timeout)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the
     # handler it found: this one, so that a requested stop exits 0, not -15.
     signal.signal(signal.SIGTERM, _stopped)
