@@ -36,14 +36,17 @@ from graphql_app.models import (
     Todo,
     User,
 )
-from graphql_app.storage.migrations import load_migrations, split_statements
+from graphql_app.storage.migrations import (
+    TODO_COLUMNS,
+    USER_COLUMNS,
+    load_migrations,
+    split_statements,
+)
 
 T = TypeVar("T")
 # The driver classes are generic in the stubs only.
 Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 
-_USER_COLUMNS = "id, email, fullname, password_hash, created_at"
-_TODO_COLUMNS = "id, user_id, name, is_completed, created_at, updated_at"
 _EMAIL_CONSTRAINT = "users_email_key"
 _PING_TIMEOUT = 2.0
 _CLOSE_TIMEOUT = 5.0
@@ -118,7 +121,7 @@ def _page_sql(with_filter: bool, with_after: bool) -> str:
         f"SELECT c.total, c.newer, t.id, t.user_id, t.name, t.is_completed, "
         f"t.created_at, t.updated_at "
         f"FROM (SELECT count(*) AS total, {newer} AS newer FROM todos WHERE {where}) AS c "
-        f"LEFT JOIN (SELECT {_TODO_COLUMNS} FROM todos WHERE {page_where} "
+        f"LEFT JOIN (SELECT {TODO_COLUMNS} FROM todos WHERE {page_where} "
         f"ORDER BY created_at DESC, id DESC LIMIT $2) AS t ON true "
         f"ORDER BY t.created_at DESC, t.id DESC"
     )
@@ -282,7 +285,7 @@ class PostgresStorage:
         user = User(_new_id(), email, fullname, password_hash, now)
         # One statement, so one transaction: a refused session leaves no user.
         await self._command(
-            f"WITH u AS (INSERT INTO users ({_USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5)) "
+            f"WITH u AS (INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5)) "
             "INSERT INTO sessions (user_id, family_id, token_hash, expires_at, created_at) "
             "VALUES ($1, $6, $7, $8, $5)",
             user.id,
@@ -301,7 +304,7 @@ class PostgresStorage:
         found: dict[str, User] = {}
         if wanted:
             rows = await self._query(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE id = ANY($1::text[])", wanted
+                f"SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1::text[])", wanted
             )
             found = {row[0]: _user(row) for row in rows}
         return [found.get(i) for i in ids]
@@ -310,7 +313,7 @@ class PostgresStorage:
         if not _storable(email):
             return None
         rows = await self._query(
-            f"SELECT {_USER_COLUMNS} FROM users WHERE lower(email) = lower($1)", email
+            f"SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)", email
         )
         return _user(rows[0]) if rows else None
 
@@ -411,7 +414,7 @@ class PostgresStorage:
             raise UserGone()
         todo = Todo(_new_id(), user_id, name, is_completed, now, now)
         await self._command(
-            f"INSERT INTO todos ({_TODO_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $5)",
+            f"INSERT INTO todos ({TODO_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $5)",
             todo.id,
             user_id,
             name,
@@ -425,7 +428,7 @@ class PostgresStorage:
         found: dict[str, Todo] = {}
         if wanted and _storable(user_id):
             rows = await self._query(
-                f"SELECT {_TODO_COLUMNS} FROM todos WHERE user_id = $1 AND id = ANY($2::text[])",
+                f"SELECT {TODO_COLUMNS} FROM todos WHERE user_id = $1 AND id = ANY($2::text[])",
                 user_id,
                 wanted,
             )
@@ -445,7 +448,7 @@ class PostgresStorage:
         rows = await self._query(
             "UPDATE todos SET name = coalesce($3, name), "
             "is_completed = coalesce($4, is_completed), updated_at = $5 "
-            f"WHERE id = $1 AND user_id = $2 RETURNING {_TODO_COLUMNS}",
+            f"WHERE id = $1 AND user_id = $2 RETURNING {TODO_COLUMNS}",
             todo_id,
             user_id,
             name,
@@ -488,7 +491,7 @@ class PostgresStorage:
             return []
         rows = await self._query(
             "UPDATE todos SET is_completed = $2, updated_at = $3 "
-            f"WHERE user_id = $1 AND is_completed <> $2 RETURNING {_TODO_COLUMNS}",
+            f"WHERE user_id = $1 AND is_completed <> $2 RETURNING {TODO_COLUMNS}",
             user_id,
             is_completed,
             now,

@@ -30,12 +30,15 @@ from graphql_app.models import (
     Todo,
     User,
 )
-from graphql_app.storage.migrations import load_migrations, split_statements
+from graphql_app.storage.migrations import (
+    TODO_COLUMNS,
+    USER_COLUMNS,
+    load_migrations,
+    split_statements,
+)
 
 T = TypeVar("T")
 
-_USER_COLUMNS = "id, email, fullname, password_hash, created_at"
-_TODO_COLUMNS = "id, user_id, name, is_completed, created_at, updated_at"
 _BUSY_TIMEOUT_MS = 10_000
 
 
@@ -70,7 +73,7 @@ def _page_sql(with_filter: bool, with_after: bool) -> str:
         f"SELECT c.total, c.newer, t.id, t.user_id, t.name, t.is_completed, "
         f"t.created_at, t.updated_at "
         f"FROM (SELECT count(*) AS total, {newer} AS newer FROM todos WHERE {where}) AS c "
-        f"LEFT JOIN (SELECT {_TODO_COLUMNS} FROM todos WHERE {page_where} "
+        f"LEFT JOIN (SELECT {TODO_COLUMNS} FROM todos WHERE {page_where} "
         f"ORDER BY created_at DESC, id DESC LIMIT :limit) AS t ON 1 "
         f"ORDER BY t.created_at DESC, t.id DESC"
     )
@@ -229,7 +232,7 @@ class SQLiteStorage:
         def work(conn: sqlite3.Connection) -> None:
             self._exec(
                 conn,
-                f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
                 (user.id, email, fullname, password_hash, to_micros(now)),
             )
             self._insert_session(conn, user.id, session, now)
@@ -257,12 +260,12 @@ class SQLiteStorage:
     async def get_users(self, ids: Sequence[str]) -> list[User | None]:
         unique = list(dict.fromkeys(ids))
         marks = ",".join("?" * len(unique))
-        rows = self._read(f"SELECT {_USER_COLUMNS} FROM users WHERE id IN ({marks})", unique)
+        rows = self._read(f"SELECT {USER_COLUMNS} FROM users WHERE id IN ({marks})", unique)
         found = {row[0]: _user(row) for row in rows}
         return [found.get(i) for i in ids]
 
     async def get_user_by_email(self, email: str) -> User | None:
-        rows = self._read(f"SELECT {_USER_COLUMNS} FROM users WHERE email = ?", (email,))
+        rows = self._read(f"SELECT {USER_COLUMNS} FROM users WHERE email = ?", (email,))
         return _user(rows[0]) if rows else None
 
     async def set_password(self, user_id: str, password_hash: str, now: datetime) -> bool:
@@ -347,7 +350,7 @@ class SQLiteStorage:
         def work(conn: sqlite3.Connection) -> None:
             self._exec(
                 conn,
-                f"INSERT INTO todos ({_TODO_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO todos ({TODO_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 (todo.id, user_id, name, int(is_completed), micros, micros),
             )
 
@@ -358,7 +361,7 @@ class SQLiteStorage:
         unique = list(dict.fromkeys(ids))
         marks = ",".join("?" * len(unique))
         rows = self._read(
-            f"SELECT {_TODO_COLUMNS} FROM todos WHERE user_id = ? AND id IN ({marks})",
+            f"SELECT {TODO_COLUMNS} FROM todos WHERE user_id = ? AND id IN ({marks})",
             [user_id, *unique],
         )
         found = {row[0]: _todo(row) for row in rows}
@@ -379,7 +382,7 @@ class SQLiteStorage:
                 conn,
                 "UPDATE todos SET name = coalesce(?, name), "
                 "is_completed = coalesce(?, is_completed), updated_at = ? "
-                f"WHERE id = ? AND user_id = ? RETURNING {_TODO_COLUMNS}",
+                f"WHERE id = ? AND user_id = ? RETURNING {TODO_COLUMNS}",
                 (name, done, to_micros(now), todo_id, user_id),
             ).fetchone()
             return _todo(row) if row else None
@@ -420,7 +423,7 @@ class SQLiteStorage:
             rows = self._exec(
                 conn,
                 "UPDATE todos SET is_completed = ?, updated_at = ? "
-                f"WHERE user_id = ? AND is_completed <> ? RETURNING {_TODO_COLUMNS}",
+                f"WHERE user_id = ? AND is_completed <> ? RETURNING {TODO_COLUMNS}",
                 (int(is_completed), to_micros(now), user_id, int(is_completed)),
             ).fetchall()
             return [_todo(row) for row in rows]

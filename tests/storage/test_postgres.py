@@ -184,7 +184,7 @@ async def test_a_slow_statement_times_out_as_unavailable(schema: str) -> None:
             transaction = admin.transaction()
             await transaction.start()
             await admin.execute(f"LOCK TABLE {schema}.todos IN ACCESS EXCLUSIVE MODE")
-            with pytest.raises(ServiceUnavailable):  # the 2 s query timeout, not WAIT
+            with pytest.raises(ServiceUnavailable):  # the 0.5 s query timeout, not WAIT
                 await bounded(storage.list_todos(user.id, 10, None, None))
             await transaction.rollback()
         finally:
