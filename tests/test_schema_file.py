@@ -9,7 +9,7 @@ from graphql import build_schema, find_breaking_changes
 from graphql_app.schema import schema_sdl
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACT = ROOT.parent / "shared" / "spec" / "contract.graphql"
+CONTRACT = ROOT / "docs" / "spec" / "contract.graphql"
 
 
 def test_schema_file_is_fresh() -> None:
