@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from graphql_app.log_config import LOG_FORMAT, configure_logging
 from graphql_app.settings import SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ def _on_storage(url: str, action: Callable[[Storage], Awaitable[None]], timeout:
 
 def _migrate() -> int:
     settings = load_settings()
+    configure_logging(settings.log_level)
     _on_storage(settings.storage_url, lambda storage: storage.migrate(), settings.db_query_timeout)
     print(f"migrated {settings.storage_url.split(':', 1)[0]} storage")
     return 0
@@ -81,6 +83,7 @@ def _serve(host: str, port: int, workers: int) -> int:
     import uvicorn
 
     settings = load_settings()  # fail fast, with one line, before uvicorn starts
+    configure_logging(settings.log_level)
     _check_storage(settings.storage_url, settings.db_query_timeout)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the
     # handler it found: this one, so that a requested stop exits 0, not -15.
@@ -95,6 +98,7 @@ def _serve(host: str, port: int, workers: int) -> int:
         # graphql_app.access logs every request already, with its request id
         # and GraphQL operation; uvicorn's own line would only repeat it.
         access_log=False,
+        log_level=settings.log_level.lower(),
         proxy_headers=False,  # X-Forwarded-For is read by the rate limits, when trusted
         # On SIGTERM: stop accepting, let in-flight requests finish within the grace
         # period, close WebSockets with 1001 (going away).
@@ -117,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--path", type=Path, default=SCHEMA_FILE)
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    # INFO until the settings are read; LOG_LEVEL applies from then on.
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
         if args.command == "serve":
             return _serve(args.host, args.port, args.workers)

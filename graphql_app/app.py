@@ -20,6 +20,7 @@ from graphql_app.http.graphiql import ASSETS_PATH, graphiql_assets
 from graphql_app.http.persisted_queries import open_query_cache
 from graphql_app.http.request_log import RequestLogMiddleware
 from graphql_app.http.view import GraphQLView
+from graphql_app.log_config import configure_logging
 from graphql_app.metrics import Metrics
 from graphql_app.rate_limits import AuthRateLimits, ClientAddressMiddleware
 from graphql_app.schema import build_schema, query_limits
@@ -154,4 +155,6 @@ def create_app(
 
 def create_app_from_env() -> Starlette:
     """Factory for `uvicorn --factory` and `python -m graphql_app serve`."""
-    return create_app(load_settings())
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

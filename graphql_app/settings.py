@@ -72,7 +72,12 @@ class Settings(BaseSettings):
     ws_keep_alive_interval: float = Field(default=15.0, ge=0.05, le=3600)
     # On SIGTERM: seconds in-flight requests get to finish before they are cancelled.
     shutdown_grace_seconds: int = Field(default=20, ge=0, le=3600)
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_name(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("auth_rate_limit", "login_account_rate_limit")
     @classmethod

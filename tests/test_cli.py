@@ -49,3 +49,33 @@ def test_export_schema_check_fails_when_stale(tmp_path: Path) -> None:
     assert run(["export-schema", "--check", "--path", str(target)], tmp_path).returncode == 0
     target.write_text(target.read_text() + "\n# edited\n")
     assert run(["export-schema", "--check", "--path", str(target)], tmp_path).returncode == 1
+
+
+def test_log_level_debug_shows_debug_lines(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    quiet = run(["migrate"], tmp_path, DATABASE_URL=url, SECRET_KEY="k" * 32)
+    loud = run(["migrate"], tmp_path, DATABASE_URL=url, SECRET_KEY="k" * 32, LOG_LEVEL="debug")
+    assert quiet.returncode == loud.returncode == 0, quiet.stderr + loud.stderr
+    assert "DEBUG " not in quiet.stderr
+    assert "DEBUG asyncio" in loud.stderr  # asyncio names its selector at DEBUG
+
+
+def test_a_bad_log_level_is_one_line(tmp_path: Path) -> None:
+    result = run(["migrate"], tmp_path, SECRET_KEY="k" * 32, LOG_LEVEL="chatty")
+    assert result.returncode == 2
+    assert result.stderr.startswith("configuration error: LOG_LEVEL")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_log_level_applies_to_the_served_app(tmp_path: Path) -> None:
+    import httpx
+
+    from tests.live_server import live_server, sqlite_env
+
+    query = {"query": "{ __typename }"}
+    for level, logged in (("INFO", True), ("WARNING", False)):
+        env = sqlite_env(tmp_path, f"log-{level}", LOG_LEVEL=level)
+        with live_server(tmp_path, env) as server:
+            assert httpx.post(f"{server.url}/graphql", json=query).status_code == 200
+        # The access line (INFO) is written when the request ends, before the stop.
+        assert ("graphql_app.access" in server.log()) is logged, server.log()

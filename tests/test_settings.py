@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,25 @@ def test_serve_refuses_to_start_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "SECRET_KEY" in lines[0], result.stderr
+
+
+def _documented(text: str, pattern: str) -> set[str]:
+    return set(re.findall(pattern, text, flags=re.MULTILINE))
+
+
+def _readme_table_names(text: str) -> set[str]:
+    """Names in the first cell of README table rows (a row may name several)."""
+    cells = re.findall(r"^\| (`[A-Z][^|]*)\|", text, flags=re.MULTILINE)
+    return {name for cell in cells for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", cell)}
+
+
+def test_env_example_and_readme_list_every_setting() -> None:
+    from graphql_app.settings import Settings
+
+    settings = {name.upper() for name in Settings.model_fields}
+    example = _documented((ROOT / ".env.example").read_text(), r"^#? ?([A-Z][A-Z0-9_]+)=")
+    readme = _readme_table_names((ROOT / "README.md").read_text())
+    assert sorted(settings - example) == [], ".env.example lacks these settings"
+    assert sorted(example - settings) == [], ".env.example names settings that do not exist"
+    assert sorted(settings - readme) == [], "the README's settings table lacks these"
+    assert sorted(readme - settings) == [], "the README's settings table names unknown settings"
