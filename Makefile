@@ -1,15 +1,16 @@
-# Every target makes .venv first when it is missing (or when pyproject.toml changed).
+# Every target makes .venv first when it is missing (or when pyproject.toml or
+# constraints.txt changed), with the tested versions pinned in constraints.txt.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format schema bench clean
+.PHONY: run test test-fast lint format schema bench lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 ## Serve on http://127.0.0.1:8000/graphql (GraphiQL in a browser), on the embedded SQLite file.
@@ -20,6 +21,10 @@ run: $(STAMP)
 ## The whole test suite. TEST_BACKENDS=sqlite,postgres,fauna picks the storage backends.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## The edit loop: everything but the slow tests (real processes, real bcrypt cost).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
@@ -34,12 +39,21 @@ schema: $(STAMP)
 	$(BIN)/python -m graphql_app export-schema
 
 $(VENV)/.bench-installed: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	touch $@
 
 ## The benchmark (bench/README.md), under 10 minutes; BENCH_ARGS=--quick for a smoke run.
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## Resolve pyproject.toml's dependencies anew into constraints.txt (then make test, commit both).
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev,bench]'
+	{ sed -n '1,2p' constraints.txt; .lock-venv/bin/python -m pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt
+	rm -rf .lock-venv
 
 clean:
 	rm -rf $(VENV) *.egg-info
