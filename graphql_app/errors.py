@@ -1,7 +1,7 @@
 """The errors every layer raises, and the `extensions.code` each one carries.
 
     AppError
-    ├── Unauthenticated        UNAUTHENTICATED
+    ├── Unauthenticated        UNAUTHENTICATED (+ extensions.reason, an AuthReason)
     ├── Forbidden              FORBIDDEN
     ├── BadUserInput           BAD_USER_INPUT (+ extensions.fields)
     ├── NotFound               NOT_FOUND
@@ -15,6 +15,7 @@ Anything else that escapes a resolver is masked as INTERNAL_SERVER_ERROR.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, ClassVar
 
 
@@ -31,9 +32,41 @@ class AppError(Exception):
         return {"code": self.code}
 
 
+class AuthReason(StrEnum):
+    """Why a request is UNAUTHENTICATED: what the client should do next (README, Errors).
+
+    Names of reasons, not secrets: hence the S105 (hardcoded password) noqa.
+    """
+
+    TOKEN_MISSING = "TOKEN_MISSING"  # noqa: S105
+    """No access token: log in."""
+    TOKEN_INVALID = "TOKEN_INVALID"  # noqa: S105
+    """Malformed, forged, of another kind or not Bearer: log in again."""
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"  # noqa: S105
+    """A genuine token past its expiry: refresh it and retry."""
+    TOKEN_REVOKED = "TOKEN_REVOKED"  # noqa: S105
+    """Issued before a password change, log-out everywhere or account deletion: log in again."""
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    """logIn with an unknown email or a wrong password."""
+    REFRESH_TOKEN_INVALID = "REFRESH_TOKEN_INVALID"  # noqa: S105
+    """refreshToken with an unknown, expired or revoked refresh token: log in again."""
+    REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED"  # noqa: S105
+    """A refresh token used twice: its whole session is revoked (possible theft): log in again."""
+
+
 class Unauthenticated(AppError):
     code = "UNAUTHENTICATED"
     default_message = "Authentication required"
+
+    def __init__(
+        self, message: str | None = None, reason: AuthReason = AuthReason.TOKEN_MISSING
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "reason": self.reason.value}
 
 
 class Forbidden(AppError):
@@ -104,7 +137,16 @@ class EmailTaken(Conflict):
     default_message = "A user with this email already exists"
 
 
-class UserGone(Unauthenticated):
-    """Raised by storage when the caller's user row no longer exists."""
+ACCOUNT_GONE = "This account no longer exists"
 
-    default_message = "This account no longer exists"
+
+class UserGone(Unauthenticated):
+    """Raised by storage when the caller's user row no longer exists.
+
+    Deleting an account revokes its tokens, so the reason is TOKEN_REVOKED.
+    """
+
+    default_message = ACCOUNT_GONE
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, AuthReason.TOKEN_REVOKED)

@@ -87,7 +87,9 @@ async def test_unknown_email_and_wrong_password_answer_identically(gql: GraphQLC
         assert result.status == 200
         answers.append((result.data, [(e["message"], e["extensions"]) for e in result.errors]))
     assert all(answer == answers[0] for answer in answers), answers
-    assert answers[0][1] == [("Invalid email or password", {"code": "UNAUTHENTICATED"})]
+    assert answers[0][1] == [
+        ("Invalid email or password", {"code": "UNAUTHENTICATED", "reason": "INVALID_CREDENTIALS"})
+    ]
 
 
 async def test_refresh_token_works_once_and_rotates(gql: GraphQLClient) -> None:

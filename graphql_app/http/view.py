@@ -75,11 +75,10 @@ class GraphQLView(HTTPGraphQLView):
         return context
 
     async def on_ws_connect(self, context: Context) -> None:
-        params = context.connection_params or {}
-        authorization = next(
-            (v for k, v in params.items() if k.lower() == "authorization" and isinstance(v, str)),
-            None,
-        )
-        context.authenticate(authorization)
-        if context.user_id is None:
-            raise ConnectionRejectionError({"message": context.auth_problem})
+        refusal = context.authenticate_connection()
+        if refusal is not None:
+            # graphql-ws (legacy) sends this payload as its connection_error;
+            # graphql-transport-ws closes with 4403 and the reason (websocket.py).
+            raise ConnectionRejectionError(
+                {"message": refusal.message, "extensions": refusal.extensions}
+            )

@@ -5,10 +5,11 @@ proxies close idle sockets, so this one pings every WS_KEEP_ALIVE_INTERVAL
 (the protocol lets either side ping; clients answer with pong). The legacy
 graphql-ws handler already sends `ka` at that interval.
 
-A connection is authorised once, by the token in `connection_init`. When that
-token expires the connection closes with 4403, the close code graphql-ws
-clients answer by reconnecting: with `connectionParams` as a function they
-send a fresh token and resubscribe by themselves.
+A connection is authorised once, by the token in `connection_init`; a refused
+one closes with 4403 and its `extensions.reason` (TOKEN_MISSING, ...) as the
+close reason. When that token expires the connection closes with 4403, the
+close code graphql-ws clients answer by reconnecting: with `connectionParams`
+as a function they send a fresh token and resubscribe by themselves.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
+from graphql_app.errors import AuthReason
 from graphql_app.schema.context import Context
 from graphql_app.schema.subscriptions import seconds_left
 
 log = logging.getLogger("graphql_app.websocket")
 
-TOKEN_EXPIRED_CLOSE = 4403
-EXPIRY_CLOSE_REASON = "Access token expired"
+FORBIDDEN_CLOSE = 4403
+EXPIRY_CLOSE_REASON = AuthReason.TOKEN_EXPIRED.value
 # Sending on a socket that closed meanwhile: Strawberry's or Starlette's complaint.
 _CLOSED = (WebSocketDisconnected, RuntimeError)
 
@@ -40,6 +42,18 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     _watchers: tuple[asyncio.Task[None], ...] = ()
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        payload = message.get("payload", {})
+        if isinstance(payload, dict) and not self.connection_init_received:
+            # Strawberry refuses with 4403 "Forbidden"; the same code with the reason
+            # lets a client tell an expired token (refresh) from a bad one (log in).
+            self.context.connection_params = payload
+            refusal = self.context.authenticate_connection()
+            if refusal is not None:
+                self.connection_init_received = True
+                if self.connection_init_timeout_task:
+                    self.connection_init_timeout_task.cancel()
+                await self.websocket.close(FORBIDDEN_CLOSE, refusal.reason.value)
+                return
         await super().handle_connection_init(message)
         if self.connection_acknowledged and not self._watchers:
             self.context.expiry_closes_connection = True
@@ -68,4 +82,4 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if self.context.token_expires_at is None:
             return
         with contextlib.suppress(*_CLOSED):
-            await self.websocket.close(TOKEN_EXPIRED_CLOSE, EXPIRY_CLOSE_REASON)
+            await self.websocket.close(FORBIDDEN_CLOSE, EXPIRY_CLOSE_REASON)

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from graphql_app.errors import Unauthenticated
+from graphql_app.errors import AuthReason, Unauthenticated
 from graphql_app.schema.dataloaders import Loaders
-from graphql_app.security.tokens import TokenError
+from graphql_app.security.tokens import TokenError, TokenExpired
 from graphql_app.services import Deps
 from graphql_app.services.todos import TodoService
 from graphql_app.services.users import AccountService
@@ -40,7 +40,8 @@ class Context:
     request: Request | WebSocket | None = None
     response: Response | WebSocket | None = None
     user_id: str | None = None
-    auth_problem: str = "Authentication required"
+    # Why the caller is anonymous: what require_user_id raises.
+    auth_problem: Unauthenticated = field(default_factory=Unauthenticated)
     token_expires_at: datetime | None = None
     # True on graphql-transport-ws, whose connection closes with 4403 when the
     # token expires; otherwise each subscription ends itself with UNAUTHENTICATED.
@@ -51,24 +52,46 @@ class Context:
     def require_user_id(self) -> str:
         """The caller's user id; UNAUTHENTICATED without a valid access token."""
         if self.user_id is None:
-            raise Unauthenticated(self.auth_problem)
+            raise self.auth_problem
         return self.user_id
+
+    def authenticate_connection(self) -> Unauthenticated | None:
+        """Authenticate by a WebSocket connection_init's `Authorization`; the refusal, if any."""
+        params = self.connection_params or {}
+        authorization = next(
+            (v for k, v in params.items() if k.lower() == "authorization" and isinstance(v, str)),
+            None,
+        )
+        self.authenticate(authorization)
+        return self.auth_problem if self.user_id is None else None
 
     def authenticate(self, authorization: str | None) -> None:
         """Take the caller's identity from an `Authorization: Bearer <token>` value."""
         self.user_id = None
-        if not authorization:
-            self.auth_problem = "Authentication required"
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        if not scheme:
+            self.auth_problem = Unauthenticated(reason=AuthReason.TOKEN_MISSING)
             return
-        scheme, _, token = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            self.auth_problem = "Authorization must be 'Bearer <token>'"
+        if scheme.lower() != "bearer":
+            self.auth_problem = Unauthenticated(
+                "Authorization must be 'Bearer <token>'", AuthReason.TOKEN_INVALID
+            )
+            return
+        if not token.strip():
+            self.auth_problem = Unauthenticated(
+                "Authorization 'Bearer' has no token", AuthReason.TOKEN_MISSING
+            )
             return
         deps = self.services.deps
         try:
             claims = deps.tokens.decode_access(token.strip(), deps.clock())
+        except TokenExpired:
+            self.auth_problem = Unauthenticated(
+                "Access token expired; refresh it", AuthReason.TOKEN_EXPIRED
+            )
+            return
         except TokenError:
-            self.auth_problem = "Invalid or expired access token"
+            self.auth_problem = Unauthenticated("Invalid access token", AuthReason.TOKEN_INVALID)
             return
         self.user_id = claims.user_id
         self.token_expires_at = claims.expires_at

@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 from strawberry.types import Info
 
-from graphql_app.errors import Unauthenticated
+from graphql_app.errors import AuthReason, Unauthenticated
 from graphql_app.events import EventStream
 from graphql_app.schema.context import Context
 from graphql_app.schema.types import TodoEvent, TodoEventKind, TodoType
@@ -34,7 +34,7 @@ def check_token(context: Context) -> None:
     """UNAUTHENTICATED once the access token the subscription rests on has expired."""
     left = seconds_left(context)
     if left is not None and left <= 0:
-        raise Unauthenticated(EXPIRED_MESSAGE)
+        raise Unauthenticated(EXPIRED_MESSAGE, AuthReason.TOKEN_EXPIRED)
 
 
 @strawberry.type

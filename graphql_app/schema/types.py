@@ -10,7 +10,7 @@ from strawberry.types import Info
 
 from graphql_app import models
 from graphql_app.cursors import encode_cursor
-from graphql_app.errors import Unauthenticated
+from graphql_app.errors import UserGone
 from graphql_app.models import Position
 from graphql_app.schema.context import Context
 from graphql_app.schema.dataloaders import PageKey
@@ -74,7 +74,7 @@ class UserType:
 async def load_user(info: Info[Context, None], user_id: str) -> UserType:
     user = await info.context.loaders.users.load(user_id)
     if user is None:
-        raise Unauthenticated("This account no longer exists")
+        raise UserGone()
     return UserType.from_model(user)
 
 

@@ -23,7 +23,11 @@ class AccessClaims:
 
 
 class TokenError(Exception):
-    """The access token is missing, malformed, forged or expired."""
+    """The access token is malformed, forged or not an access token."""
+
+
+class TokenExpired(TokenError):
+    """A genuine access token past its expiry: the client should refresh it."""
 
 
 class TokenService:
@@ -60,8 +64,10 @@ class TokenService:
         subject, exp, iat = self._verify_cached(token)
         # Time is checked on every call, against the injected clock: only the
         # signature and the fixed claims are remembered per token.
-        if exp <= now.timestamp() or iat > now.timestamp() + 60:
-            raise TokenError("expired")
+        if iat > now.timestamp() + 60:
+            raise TokenError("issued in the future")
+        if exp <= now.timestamp():
+            raise TokenExpired("expired")
         return AccessClaims(user_id=subject, expires_at=datetime.fromtimestamp(exp, now.tzinfo))
 
     def _verify(self, token: str) -> tuple[str, int, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from graphql_app.errors import BadUserInput, Unauthenticated
+from graphql_app.errors import AuthReason, BadUserInput, Unauthenticated, UserGone
 from graphql_app.models import NewSession, RotateOutcome, User
 from graphql_app.security.tokens import hash_refresh_token, new_family_id, new_refresh_token
 from graphql_app.services import Deps
@@ -75,7 +75,7 @@ class AccountService:
         ok = await self.deps.passwords.verify(password, user.password_hash if user else None)
         if user is None or not ok:
             await limits.record_failed_login(email)
-            raise Unauthenticated(INVALID_CREDENTIALS)
+            raise Unauthenticated(INVALID_CREDENTIALS, AuthReason.INVALID_CREDENTIALS)
         now = self.deps.clock()
         refresh_token, session = self._new_session(now)
         await self.deps.storage.create_session(user.id, session, now)
@@ -88,8 +88,13 @@ class AccountService:
         result = await self.deps.storage.rotate_session(
             hash_refresh_token(refresh_token), session, now
         )
+        if result.outcome is RotateOutcome.REUSED:
+            raise Unauthenticated(
+                "Refresh token already used; its session is revoked, log in again",
+                AuthReason.REFRESH_TOKEN_REUSED,
+            )
         if result.outcome is not RotateOutcome.ROTATED or result.user_id is None:
-            raise Unauthenticated("Invalid refresh token")
+            raise Unauthenticated("Invalid refresh token", AuthReason.REFRESH_TOKEN_INVALID)
         return self._result(result.user_id, successor, now, None)
 
     async def log_out(self, refresh_token: str) -> bool:
@@ -100,7 +105,7 @@ class AccountService:
     async def _check_password(self, user_id: str, password: str, argument: str) -> None:
         (user,) = await self.deps.storage.get_users([user_id])
         if user is None:
-            raise Unauthenticated("This account no longer exists")
+            raise UserGone()
         if not await self.deps.passwords.verify(password, user.password_hash):
             raise BadUserInput({argument: "Password is incorrect"})
 
@@ -111,11 +116,11 @@ class AccountService:
         await self._check_password(user_id, current, "currentPassword")
         password_hash = await self.deps.passwords.hash(new)
         if not await self.deps.storage.set_password(user_id, password_hash, self.deps.clock()):
-            raise Unauthenticated("This account no longer exists")
+            raise UserGone()
         return True
 
     async def delete_account(self, user_id: str, password: str) -> bool:
         await self._check_password(user_id, password, "password")
         if not await self.deps.storage.delete_user(user_id):
-            raise Unauthenticated("This account no longer exists")
+            raise UserGone()
         return True

@@ -1,0 +1,169 @@
+"""UNAUTHENTICATED errors say why in `extensions.reason` (README, Errors).
+
+A client refreshes on TOKEN_EXPIRED and retries; on any other reason it logs
+in again. Over HTTP (in-process, every backend) and in WebSocket
+connection_init refusals (a real uvicorn process, both protocols).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import jwt
+import pytest
+
+from graphql_app.errors import AuthReason
+from tests.conftest import TEST_SECRET, Clock
+from tests.graphql_client import LOG_IN, PASSWORD, GraphQLClient, Result, sign_up
+from tests.live_server import LiveServer, live_server
+from tests.ws_client import LEGACY_WS, PROTOCOLS, connect
+
+ME = "{ me { id } }"
+DELETE_ACCOUNT = "mutation D($p: String!) { deleteAccount(password: $p) }"
+REFRESH = "mutation R($t: String!) { refreshToken(refreshToken: $t) { token refreshToken } }"
+
+
+def reasons(result: Result) -> list[tuple[str, str | None]]:
+    return [(e["extensions"]["code"], e["extensions"].get("reason")) for e in result.errors]
+
+
+def unauthenticated(reason: AuthReason) -> list[tuple[str, str | None]]:
+    return [("UNAUTHENTICATED", reason.value)]
+
+
+def access_token(user_id: str, *, exp_in: int = 600, key: str = TEST_SECRET) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": user_id,
+        "iat": now - 1000,
+        "exp": now + exp_in,
+        "iss": "graphql_app",
+        "aud": "graphql_app",
+        "jti": "x",
+        "typ": "access",
+    }
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"authorization": ""}, {"authorization": "Bearer "}],
+    ids=["no-header", "empty", "bearer-without-token"],
+)
+async def test_no_token_is_token_missing(gql: GraphQLClient, headers: dict[str, str]) -> None:
+    assert reasons(await gql(ME, headers=headers)) == unauthenticated(AuthReason.TOKEN_MISSING)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Bearer not.a.jwt",
+        "Basic dXNlcjpwYXNz",
+        f"Bearer {access_token('u', key='another-secret-key-that-is-long-enough!!')}",
+    ],
+    ids=["garbage", "not-bearer", "forged"],
+)
+async def test_a_bad_token_is_token_invalid(gql: GraphQLClient, authorization: str) -> None:
+    result = await gql(ME, headers={"authorization": authorization})
+    assert reasons(result) == unauthenticated(AuthReason.TOKEN_INVALID)
+
+
+async def test_an_expired_token_is_token_expired_and_refreshing_fixes_it(
+    gql: GraphQLClient, clock: Clock
+) -> None:
+    account = await sign_up(gql, "expiring@example.com")
+    clock.travel(seconds=901)  # past ACCESS_TOKEN_TTL
+    expired = await gql(ME, token=account.token)
+    assert reasons(expired) == unauthenticated(AuthReason.TOKEN_EXPIRED)
+    # What an error link does on TOKEN_EXPIRED: refresh, retry.
+    fresh = (await gql(REFRESH, {"t": account.refresh_token})).ok()["refreshToken"]
+    assert (await gql(ME, token=fresh["token"])).ok() == {"me": {"id": account.id}}
+
+
+async def test_a_forged_expired_token_is_invalid_not_expired(gql: GraphQLClient) -> None:
+    """Only a genuine token may ask for a refresh: the signature is checked first."""
+    forged = access_token("u", exp_in=-10, key="another-secret-key-that-is-long-enough!!")
+    assert reasons(await gql(ME, token=forged)) == unauthenticated(AuthReason.TOKEN_INVALID)
+
+
+async def test_wrong_credentials_are_invalid_credentials(gql: GraphQLClient) -> None:
+    await sign_up(gql, "creds@example.com")
+    for email, password in [("creds@example.com", "wrong password!"), ("no@example.com", PASSWORD)]:
+        result = await gql(LOG_IN, {"input": {"email": email, "password": password}})
+        assert reasons(result) == unauthenticated(AuthReason.INVALID_CREDENTIALS)
+
+
+async def test_unknown_refresh_token_is_refresh_token_invalid(gql: GraphQLClient) -> None:
+    account = await sign_up(gql, "refresh@example.com")
+    for token in ["never-issued", account.token]:
+        result = await gql(REFRESH, {"t": token})
+        assert reasons(result) == unauthenticated(AuthReason.REFRESH_TOKEN_INVALID)
+
+
+async def test_a_reused_refresh_token_is_refresh_token_reused(gql: GraphQLClient) -> None:
+    account = await sign_up(gql, "reused@example.com")
+    rotated = (await gql(REFRESH, {"t": account.refresh_token})).ok()["refreshToken"]
+    reuse = await gql(REFRESH, {"t": account.refresh_token})
+    assert reasons(reuse) == unauthenticated(AuthReason.REFRESH_TOKEN_REUSED)
+    # The family is revoked: its newest token is now merely invalid.
+    after = await gql(REFRESH, {"t": rotated["refreshToken"]})
+    assert reasons(after) == unauthenticated(AuthReason.REFRESH_TOKEN_INVALID)
+
+
+async def test_a_deleted_accounts_token_is_token_revoked(gql: GraphQLClient) -> None:
+    account = await sign_up(gql, "deleted@example.com")
+    assert (await gql(DELETE_ACCOUNT, {"p": PASSWORD}, token=account.token)).ok()
+    assert reasons(await gql(ME, token=account.token)) == unauthenticated(AuthReason.TOKEN_REVOKED)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    workdir = tmp_path_factory.mktemp("reasons")
+    env = {
+        "DATABASE_URL": f"sqlite:///{workdir}/reasons.db",
+        "SECRET_KEY": TEST_SECRET,
+        "BCRYPT_ROUNDS": "4",
+        "AUTH_RATE_LIMIT": "",
+        "LOGIN_ACCOUNT_RATE_LIMIT": "",
+    }
+    with live_server(workdir, env) as running:
+        yield running
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        (None, AuthReason.TOKEN_MISSING),
+        ("not.a.jwt", AuthReason.TOKEN_INVALID),
+        ("expired", AuthReason.TOKEN_EXPIRED),
+    ],
+    ids=["missing", "invalid", "expired"],
+)
+async def test_connection_init_refusals_carry_the_reason(
+    server: LiveServer, protocol: str, token: str | None, reason: AuthReason
+) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        account = await sign_up(GraphQLClient(http), f"ws-{protocol}-{reason}@example.com")
+    if token == "expired":
+        token = access_token(account.id, exp_in=-10)
+    ws = await connect(
+        server.ws_url, {"Authorization": f"Bearer {token}"} if token else {}, protocol
+    )
+    try:
+        if protocol == LEGACY_WS:
+            refusal = await ws.receive()
+            assert refusal["type"] == "connection_error", refusal
+            assert refusal["payload"]["extensions"] == {
+                "code": "UNAUTHENTICATED",
+                "reason": reason.value,
+            }
+            await ws.closed()
+        else:
+            # graphql-transport-ws has no refusal message: 4403, the reason as close reason.
+            assert await ws.closed() == (4403, reason.value)
+    finally:
+        await ws.close()
