@@ -97,8 +97,10 @@ def _documented(text: str, pattern: str) -> set[str]:
 
 
 def _readme_table_names(text: str) -> set[str]:
-    """Names in the first cell of README table rows (a row may name several)."""
-    cells = re.findall(r"^\| (`[A-Z][^|]*)\|", text, flags=re.MULTILINE)
+    """Names in the first cell of the Configuration section's table rows (a row may name
+    several): other sections' tables (error reasons, security) name other things."""
+    section = text.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    cells = re.findall(r"^\| (`[A-Z][^|]*)\|", section, flags=re.MULTILINE)
     return {name for cell in cells for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", cell)}
 
 
