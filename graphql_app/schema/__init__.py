@@ -12,7 +12,8 @@ from strawberry.types import ExecutionContext
 
 from graphql_app.metrics import Metrics
 from graphql_app.schema.errors import error_codes
-from graphql_app.schema.execution import FastExecutor
+from graphql_app.schema.execution import FAST_PATH_PROBLEMS, FastExecutor
+from graphql_app.schema.execution import log as execution_log
 from graphql_app.schema.limits import QueryLimits, bounded_validation
 from graphql_app.schema.mutations import Mutation
 from graphql_app.schema.observability import observe
@@ -63,6 +64,11 @@ def build_schema(
     tests/test_execution.py compares the fast one against.
     """
     limits = limits or QueryLimits()
+    if fast_execution and FAST_PATH_PROBLEMS:
+        execution_log.warning(
+            "fast execution is off (every field takes graphql-core's path): %s",
+            "; ".join(FAST_PATH_PROBLEMS),
+        )
     extensions: list[Any] = [
         observe(metrics),
         error_codes(hide_suggestions=limits.hide_suggestions),

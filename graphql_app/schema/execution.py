@@ -8,19 +8,30 @@ so this executor reads the attribute and completes it directly: a scalar or
 enum is coerced, an object (or a list of non-null objects) goes straight to
 its sub-selection.
 
-Only fields where that is provably the same qualify: Strawberry marked the
-resolver as its default one (no resolver, no permission, no field extension),
-no schema extension wraps resolvers (no middleware), the field takes no
-arguments, and an object type has no `is_type_of` check. Anything unusual on
-the way — a missing attribute, a null, a value a scalar refuses — takes the
-standard path, and errors are handled by the executor's own methods, so
+Only fields where that is provably the same qualify: the field's Strawberry
+definition has no resolver, no permission classes and no field extension,
+reads its attribute with `getattr`, and Strawberry built its basic resolver
+for it; no schema extension wraps resolvers (no middleware); the field takes
+no arguments; and an object type has no `is_type_of` check. Anything unusual
+on the way — a missing attribute, a null, a value a scalar refuses — takes
+the standard path, and errors are handled by the executor's own methods, so
 results stay identical (tests/test_execution.py runs the contract operations
 through both executors and compares the responses byte for byte).
+
+It fails closed. The executor overrides graphql-core's `execute_fields` and
+`execute_field` and calls some of its methods; it is on only with the
+graphql-core and Strawberry versions the suite has run (TESTED_VERSIONS) and
+when every one of those hooks has the signature it was written against.
+Anything else — a new version, a renamed hook, a field this module cannot
+read — turns it off, never on; tests/test_library_hooks.py checks the hooks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+import logging
+from collections.abc import Callable, Mapping
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from graphql import (
@@ -31,10 +42,54 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
+    MiddlewareManager,
     Undefined,
 )
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.field import StrawberryField
+
+log = logging.getLogger("graphql_app.execution")
+
+# The versions the suite has run the fast path on: another one turns it off until
+# the suite has passed on it and it is added here (and to pyproject.toml's ranges).
+TESTED_VERSIONS: dict[str, frozenset[str]] = {
+    "graphql-core": frozenset({"3.3.2"}),
+    "strawberry-graphql": frozenset({"0.341.2"}),
+}
+# graphql-core's executor methods this module overrides or calls, with the
+# parameters it passes them.
+EXECUTOR_HOOKS: dict[str, tuple[str, ...]] = {
+    "execute_fields": (
+        "self",
+        "parent_type",
+        "source_value",
+        "path",
+        "grouped_field_set",
+        "position_context",
+    ),
+    "execute_field": (
+        "self",
+        "parent_type",
+        "source",
+        "field_details_list",
+        "path",
+        "position_context",
+    ),
+    "collect_subfields": ("self", "return_type", "field_details_list"),
+    "collect_and_execute_subfields": (
+        "self",
+        "return_type",
+        "field_details_list",
+        "path",
+        "result",
+        "position_context",
+    ),
+    "handle_field_error": ("self", "raw_error", "return_type", "field_details_list", "path"),
+    "settle_in_background": ("self", "awaitables"),
+}
+# The name of the resolver Strawberry builds for a field that only reads an attribute.
+STRAWBERRY_BASIC_RESOLVER = "_get_basic_result"
 
 _BACKREF = "strawberry-definition"
 _MISSING = object()
@@ -56,11 +111,58 @@ def _plain_object(type_: Any) -> bool:
     return isinstance(type_, GraphQLObjectType) and type_.is_type_of is None
 
 
-def _plan_for(field_def: GraphQLField) -> Plan:
-    if field_def.args or not getattr(field_def.resolve, "_is_default", False):
+def fast_path_problems(versions: Mapping[str, str | None] | None = None) -> list[str]:
+    """Why the fast path cannot run here; empty when it can.
+
+    `versions` (distribution name to version) defaults to what is installed.
+    """
+    problems = []
+    for name, tested in TESTED_VERSIONS.items():
+        installed = versions.get(name) if versions is not None else _installed(name)
+        if installed not in tested:
+            problems.append(f"{name} {installed} is not a tested version ({', '.join(tested)})")
+    for name, parameters in EXECUTOR_HOOKS.items():
+        method = getattr(StrawberryGraphQLCoreExecutionContext, name, None)
+        if not callable(method):
+            problems.append(f"graphql-core's executor has no {name}()")
+        elif tuple(inspect.signature(method).parameters) != parameters:
+            problems.append(f"graphql-core's {name}() takes other parameters")
+    return problems
+
+
+def _installed(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
         return None
-    python_name = getattr((field_def.extensions or {}).get(_BACKREF), "python_name", None)
-    if not python_name:
+
+
+FAST_PATH_PROBLEMS = fast_path_problems()
+
+
+def plain_attribute(field_def: GraphQLField) -> str | None:
+    """The attribute a field only reads, as Strawberry would; None when it does more
+    (a resolver, a permission, an extension) or when this cannot tell."""
+    definition = (field_def.extensions or {}).get(_BACKREF)
+    if (
+        type(definition) is not StrawberryField
+        or definition.base_resolver is not None
+        or definition.permission_classes
+        or definition.extensions
+        or definition.default_resolver is not getattr
+        or getattr(field_def.resolve, "_is_default", None) is not True
+        or getattr(field_def.resolve, "__name__", None) != STRAWBERRY_BASIC_RESOLVER
+    ):
+        return None
+    python_name = definition.python_name
+    return python_name if isinstance(python_name, str) and python_name else None
+
+
+def _plan_for(field_def: GraphQLField) -> Plan:
+    if field_def.args:
+        return None
+    python_name = plain_attribute(field_def)
+    if python_name is None:
         return None
     inner = _strip_non_null(field_def.type)
     if isinstance(inner, (GraphQLScalarType, GraphQLEnumType)):
@@ -94,6 +196,11 @@ def _plain_leaf(coerce: Callable[[Any], Any], value: Any) -> Any:
     return _NOT_PLAIN if coerced is None or coerced is Undefined else coerced
 
 
+def _unwrapped(source: Any, info: Any) -> Any:
+    """A resolver to ask the middleware manager about; never called."""
+    raise NotImplementedError
+
+
 class FastExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor with the plain-attribute fast path in `execute_field`."""
 
@@ -101,8 +208,15 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         # Strawberry always passes a manager; it wraps resolvers only when some
         # extension implements `resolve`, and then every field must go through it.
-        manager = self.middleware_manager
-        self._fast = manager is None or getattr(manager, "_middleware_resolvers", None) is None
+        # Asked through the manager's public method: a resolver it returns unwrapped.
+        manager = getattr(self, "middleware_manager", _MISSING)
+        self._fast = not FAST_PATH_PROBLEMS and (
+            manager is None
+            or (
+                isinstance(manager, MiddlewareManager)
+                and manager.get_field_resolver(_unwrapped) is _unwrapped
+            )
+        )
         # Keeps each grouped field set alive with its plans, so its id stays unique.
         self._plans_by_selection: dict[int, tuple[Any, Any]] = {}
 

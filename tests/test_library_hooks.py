@@ -1,0 +1,208 @@
+"""The library internals the package leans on still exist, as it was written against.
+
+Each test names one hook: a private (`_`-prefixed) or undocumented method the
+package overrides or calls, or an attribute it reads, in Strawberry,
+graphql-core or uvicorn. pyproject.toml allows only the versions the suite has
+run; when one moves, these say which override to revisit. The expectations are
+written out here on purpose, not read from the code under test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import strawberry
+from graphql import GraphQLSchema, MiddlewareManager
+from strawberry.http.async_base_view import AsyncBaseHTTPView
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.types.field import StrawberryField
+from uvicorn.config import Config
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from uvicorn.server import ServerState
+
+from graphql_app.http.http_view import HTTPGraphQLView
+from graphql_app.http.websocket import TransportWSHandler
+from graphql_app.http.websocket_shutdown import GoingAwayWebSocketProtocol
+from graphql_app.schema.execution import FastExecutor
+
+
+def parameters(function: Any) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+# -- graphql-core's executor: FastExecutor (schema/execution.py) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected", "overridden"),
+    [
+        (
+            "execute_fields",
+            [
+                "self",
+                "parent_type",
+                "source_value",
+                "path",
+                "grouped_field_set",
+                "position_context",
+            ],
+            True,
+        ),
+        (
+            "execute_field",
+            ["self", "parent_type", "source", "field_details_list", "path", "position_context"],
+            True,
+        ),
+        ("collect_subfields", ["self", "return_type", "field_details_list"], False),
+        (
+            "collect_and_execute_subfields",
+            ["self", "return_type", "field_details_list", "path", "result", "position_context"],
+            False,
+        ),
+        (
+            "handle_field_error",
+            ["self", "raw_error", "return_type", "field_details_list", "path"],
+            False,
+        ),
+        ("settle_in_background", ["self", "awaitables"], False),
+    ],
+)
+def test_graphql_core_executor_method(name: str, expected: list[str], overridden: bool) -> None:
+    base = getattr(StrawberryGraphQLCoreExecutionContext, name)
+    assert parameters(base) == expected
+    if overridden:
+        assert parameters(getattr(FastExecutor, name)) == expected
+
+
+def test_graphql_core_executor_keeps_middleware_manager_and_is_awaitable() -> None:
+    """FastExecutor reads both as instance attributes, once Strawberry has built it."""
+    seen: list[dict[str, Any]] = []
+
+    class Recording(FastExecutor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            seen.append(vars(self))
+
+    schema = strawberry.Schema(query=_Query, execution_context_class=Recording)
+    assert asyncio.run(schema.execute("{ __typename }")).errors is None
+    (attributes,) = seen
+    assert isinstance(attributes["middleware_manager"], MiddlewareManager)
+    assert callable(attributes["is_awaitable"])
+
+
+def test_graphql_core_middleware_manager_returns_an_unwrapped_resolver() -> None:
+    """FastExecutor asks `get_field_resolver` whether any middleware wraps resolvers."""
+
+    def resolver(source: Any, info: Any) -> Any:
+        return source
+
+    assert MiddlewareManager().get_field_resolver(resolver) is resolver
+
+    class Wrapper:
+        def resolve(self, next_: Any, source: Any, info: Any, **kwargs: Any) -> Any:
+            return next_(source, info, **kwargs)
+
+    assert MiddlewareManager(Wrapper()).get_field_resolver(resolver) is not resolver
+
+
+# -- Strawberry's schema: what FastExecutor and BoundedValidation read ------------------
+
+
+@strawberry.type
+class Plain:
+    name: str
+
+
+@strawberry.type
+class _Query:
+    plain: Plain
+
+
+def test_strawberry_basic_resolver_and_field_backref() -> None:
+    """A plain field's resolver is `_get_basic_result`, marked `_is_default`, and the
+    GraphQL field points back to its StrawberryField under "strawberry-definition"."""
+    schema = strawberry.Schema(query=_Query)
+    field = schema._schema.type_map["Plain"].fields["name"]  # type: ignore[attr-defined]
+    assert field.resolve.__name__ == "_get_basic_result"
+    assert field.resolve._is_default is True
+    definition = field.extensions["strawberry-definition"]
+    assert type(definition) is StrawberryField
+    assert definition.python_name == "name"
+    assert definition.base_resolver is None
+    assert definition.permission_classes == []
+    assert definition.extensions == []
+    assert definition.default_resolver is getattr
+
+
+def test_strawberry_schema_holds_the_graphql_core_schema() -> None:
+    """schema/limits.py validates against `Schema._schema`."""
+    assert isinstance(strawberry.Schema(query=_Query)._schema, GraphQLSchema)
+
+
+# -- Strawberry's HTTP view: HTTPGraphQLView (http/http_view.py) ------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("_get_stream_transport_from_headers", ["self", "headers"]),
+        ("_validate_batch_request", ["self", "request_data", "protocol"]),
+    ],
+)
+def test_strawberry_http_view_private_method(name: str, expected: list[str]) -> None:
+    assert parameters(getattr(AsyncBaseHTTPView, name)) == expected
+    assert parameters(getattr(HTTPGraphQLView, name)) == expected
+
+
+# -- Strawberry's graphql-transport-ws handler: TransportWSHandler (http/websocket.py) ---
+
+
+def test_strawberry_transport_ws_handler_hooks() -> None:
+    for name in ("handle_connection_init", "send_message"):
+        assert parameters(getattr(BaseGraphQLTransportWSHandler, name)) == ["self", "message"]
+    assert parameters(BaseGraphQLTransportWSHandler.shutdown) == ["self"]
+    assert parameters(TransportWSHandler.handle_connection_init) == ["self", "message"]
+    assert parameters(TransportWSHandler.shutdown) == ["self"]
+    handler: Any = BaseGraphQLTransportWSHandler(
+        view=None,  # type: ignore[arg-type]
+        websocket=None,  # type: ignore[arg-type]
+        context=None,
+        root_value=None,
+        schema=None,  # type: ignore[arg-type]
+        connection_init_wait_timeout=timedelta(seconds=1),
+    )
+    for attribute in ("view", "websocket", "context"):
+        assert hasattr(handler, attribute)
+    assert handler.connection_init_received is False
+    assert handler.connection_acknowledged is False
+    assert handler.connection_init_timeout_task is None
+
+
+# -- uvicorn's WebSocket protocol: GoingAwayWebSocketProtocol (http/websocket_shutdown.py)
+
+
+def test_uvicorn_websocket_protocol_shutdown_hooks() -> None:
+    assert parameters(WebSocketsSansIOProtocol.shutdown) == ["self"]
+    assert parameters(GoingAwayWebSocketProtocol.shutdown) == ["self"]
+    assert parameters(WebSocketsSansIOProtocol.stop_keepalive) == ["self"]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        return None
+
+    config = Config(app=app, ws="websockets-sansio", lifespan="off")
+    config.load()
+
+    async def build() -> WebSocketsSansIOProtocol:
+        return WebSocketsSansIOProtocol(config=config, server_state=ServerState(), app_state={})
+
+    protocol: Any = asyncio.run(build())
+    for attribute in ("close_sent", "handshake_complete", "queue", "conn", "transport"):
+        assert hasattr(protocol, attribute), attribute
+    assert callable(protocol.conn.send_close) and callable(protocol.conn.data_to_send)
