@@ -12,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from graphql_app.errors import ServiceUnavailable
 from graphql_app.events import EventBus, open_event_bus
@@ -145,7 +146,11 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(RequestLogMiddleware, metrics=metrics)
-    app.add_middleware(ClientAddressMiddleware, trust_forwarded_for=settings.trust_forwarded_for)
+    app.add_middleware(ClientAddressMiddleware)
+    if settings.forwarded_allow_list:
+        # uvicorn's own middleware, so that any ASGI server gets the same rule: the
+        # client is the right-most X-Forwarded-For entry that is not a trusted proxy.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_list)
     app.state.deps = deps
     app.state.query_cache = query_cache
     app.state.metrics = metrics

@@ -19,9 +19,7 @@ window's cost (one timestamp per hit) is nothing, and it is exact.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import ipaddress
 import logging
 import math
 import time
@@ -49,37 +47,21 @@ def current_client_ip() -> str:
     return _client_ip.get() or UNKNOWN_CLIENT
 
 
-def client_ip(scope: Scope, trust_forwarded_for: bool) -> str | None:
-    """The client's address: the ASGI peer, or the proxy's word for it when trusted.
-
-    With `trust_forwarded_for`, the right-most X-Forwarded-For entry wins: it
-    is the one our own proxy (the peer) appended. Entries to its left were
-    sent by the client and anyone can forge them. One trusted proxy hop is
-    assumed; an invalid right-most entry falls back to the peer address.
-    """
-    peer = scope.get("client")
-    address: str | None = str(peer[0]) if peer else None
-    if trust_forwarded_for:
-        values = [
-            v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-forwarded-for"
-        ]
-        hops = [h.strip() for h in ",".join(values).split(",") if h.strip()]
-        if hops:
-            with contextlib.suppress(ValueError):
-                address = str(ipaddress.ip_address(hops[-1]))
-    return address
-
-
 class ClientAddressMiddleware:
-    """Makes the client's IP available to the services for this request or WebSocket."""
+    """Makes the client's IP available to the services for this request or WebSocket.
 
-    def __init__(self, app: ASGIApp, *, trust_forwarded_for: bool = False) -> None:
+    The address is the ASGI peer's: behind trusted proxies (FORWARDED_ALLOW_IPS),
+    uvicorn's ProxyHeadersMiddleware, which runs before this one, has already put
+    the client's address there from X-Forwarded-For.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.trust_forwarded_for = trust_forwarded_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            _client_ip.set(client_ip(scope, self.trust_forwarded_for))
+            peer = scope.get("client")
+            _client_ip.set(str(peer[0]) if peer else None)
         await self.app(scope, receive, send)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 from pathlib import Path
@@ -44,7 +45,11 @@ class Settings(BaseSettings):
     redis_url: str = ""
     auth_rate_limit: str = "20/minute"
     login_account_rate_limit: str = "10/15 minutes"
-    trust_forwarded_for: bool = False
+    # Addresses (IPs or CIDR networks, comma-separated; "*" for any) of the reverse
+    # proxies whose X-Forwarded-For / X-Forwarded-Proto are believed. Empty: none.
+    forwarded_allow_ips: str = ""
+    # Replaced by FORWARDED_ALLOW_IPS; kept only to refuse it with a clear line.
+    trust_forwarded_for: bool | None = Field(default=None, deprecated="use FORWARDED_ALLOW_IPS")
     # Every Redis key and channel starts with this, so environments can share a server.
     redis_key_prefix: str = Field(default="graphql_app", min_length=1, max_length=100)
     cors_origins: str = ""
@@ -85,6 +90,27 @@ class Settings(BaseSettings):
         if value.strip():
             parse_many(value)  # raises ValueError on bad notation
         return value.strip()
+
+    @field_validator("trust_forwarded_for")
+    @classmethod
+    def _replaced(cls, value: bool | None) -> bool | None:
+        if value is not None:
+            raise ValueError(
+                "replaced by FORWARDED_ALLOW_IPS, the addresses of your reverse proxies"
+                " (e.g. FORWARDED_ALLOW_IPS=127.0.0.1)"
+            )
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        for entry in (e.strip() for e in value.split(",")):
+            if entry and entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
     @field_validator("redis_url")
     @classmethod
@@ -129,6 +155,10 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def forwarded_allow_list(self) -> list[str]:
+        return [e.strip() for e in self.forwarded_allow_ips.split(",") if e.strip()]
 
     @property
     def storage_url(self) -> str:

@@ -155,8 +155,9 @@ async def test_forwarded_for_is_ignored_unless_trusted(
 async def test_a_trusted_proxy_names_the_client(
     make_app: AppFactory, client_of: ClientFactory
 ) -> None:
-    # Every request comes from the proxy's address; X-Forwarded-For's last hop is the client.
-    proxy = await client_of(make_app(auth_rate_limit="2/minute", trust_forwarded_for=True))
+    # Every request comes from the proxy's address (httpx's ASGI client is 127.0.0.1);
+    # X-Forwarded-For's right-most entry that is not a trusted proxy is the client.
+    proxy = await client_of(make_app(auth_rate_limit="2/minute", forwarded_allow_ips="127.0.0.1"))
     first = {"x-forwarded-for": "198.51.100.7"}
     for _ in range(2):
         assert (await log_in(proxy, "x@example.com", headers=first)).codes == ["UNAUTHENTICATED"]
@@ -165,6 +166,21 @@ async def test_a_trusted_proxy_names_the_client(
     assert_rate_limited(await log_in(proxy, "x@example.com", headers=forged), 60)
     second = {"x-forwarded-for": "198.51.100.8"}
     assert (await log_in(proxy, "x@example.com", headers=second)).codes == ["UNAUTHENTICATED"]
+
+
+async def test_a_chain_of_trusted_proxies_is_walked_from_the_right(
+    make_app: AppFactory, client_of: ClientFactory
+) -> None:
+    app = make_app(auth_rate_limit="2/minute", forwarded_allow_ips="127.0.0.1, 10.0.0.0/8")
+    proxy = await client_of(app)
+    # The client, then a load balancer at 10.1.2.3 (trusted), then the local proxy.
+    via_balancer = {"x-forwarded-for": "198.51.100.7, 10.1.2.3"}
+    for _ in range(2):
+        assert (await log_in(proxy, "x@example.com", headers=via_balancer)).codes == [
+            "UNAUTHENTICATED"
+        ]
+    direct = {"x-forwarded-for": "198.51.100.7"}
+    assert_rate_limited(await log_in(proxy, "x@example.com", headers=direct), 60)
 
 
 async def test_empty_limits_are_off(gql: GraphQLClient) -> None:
