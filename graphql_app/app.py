@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from graphql_app.draining import Drain
 from graphql_app.errors import ServiceUnavailable
 from graphql_app.events import EventBus, open_event_bus
 from graphql_app.http.body_limit import BodyLimitMiddleware
@@ -85,10 +86,14 @@ def create_app(
     )
     view = GraphQLView(schema, services, settings, query_cache=query_cache)
 
+    drain = Drain(settings.drain_seconds)
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        if drain.draining:
+            return JSONResponse({"status": "draining"}, status_code=503)
         try:
             await storage.ping()
         except ServiceUnavailable:
@@ -106,6 +111,7 @@ def create_app(
         # saw 20-30 ms pauses before).
         gc.collect()
         gc.freeze()
+        drain.install()
         try:
             yield
         finally:

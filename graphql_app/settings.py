@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     ws_keep_alive_interval: float = Field(default=15.0, ge=0.05, le=3600)
     # On SIGTERM: seconds in-flight requests get to finish before they are cancelled.
     shutdown_grace_seconds: int = Field(default=20, ge=0, le=3600)
+    # On SIGTERM: seconds /readyz answers 503 while still serving, before the listener
+    # closes (README "Deploying"). Unset: 5 in production, 0 in development.
+    shutdown_drain_seconds: float | None = Field(default=None, ge=0, le=600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("log_level", mode="before")
@@ -155,6 +158,12 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def drain_seconds(self) -> float:
+        if self.shutdown_drain_seconds is not None:
+            return self.shutdown_drain_seconds
+        return 5.0 if self.is_production else 0.0
 
     @property
     def forwarded_allow_list(self) -> list[str]:
