@@ -60,6 +60,9 @@ def encode_event(event: TodoEvent) -> str:
                 "created_at": todo.created_at.isoformat(),
                 "updated_at": todo.updated_at.isoformat(),
             },
+            "matched": event.matched,
+            "count": event.count,
+            "at": None if event.updated_at is None else event.updated_at.isoformat(),
         },
         separators=(",", ":"),
     )
@@ -83,6 +86,10 @@ def decode_event(raw: bytes | str) -> TodoEvent:
             created_at=datetime.fromisoformat(todo["created_at"]),
             updated_at=datetime.fromisoformat(todo["updated_at"]),
         ),
+        # Absent from the messages of instances that predate bulk events.
+        matched=None if data.get("matched") is None else bool(data["matched"]),
+        count=None if data.get("count") is None else int(data["count"]),
+        updated_at=None if data.get("at") is None else datetime.fromisoformat(data["at"]),
     )
 
 

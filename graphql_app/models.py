@@ -45,9 +45,24 @@ class Position:
 @dataclass(frozen=True, slots=True)
 class Page:
     todos: list[Todo]
-    total_count: int
+    total_count: int | None
+    """The filter's count, from the owner's counters; None when it was not asked for."""
     has_next_page: bool
     has_previous_page: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TodoCounts:
+    """A user's counters, kept in the same transaction as every todo write."""
+
+    total: int = 0
+    completed: int = 0
+
+    def of(self, is_completed: bool | None) -> int:
+        """The count of a filter: all (None), completed (True) or active (False)."""
+        if is_completed is None:
+            return self.total
+        return self.completed if is_completed else self.total - self.completed
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +93,25 @@ class TodoEventKind(enum.Enum):
     CREATED = "CREATED"
     UPDATED = "UPDATED"
     DELETED = "DELETED"
+    BULK_UPDATED = "BULK_UPDATED"
+    """setAllTodosCompleted: every todo matching `matched` now has is_completed = not matched."""
+    CLEARED = "CLEARED"
+    """clearCompletedTodos: every todo matching `matched` (completed) was deleted."""
 
 
 @dataclass(frozen=True, slots=True)
 class TodoEvent:
+    """One change: to one todo, or (BULK_UPDATED, CLEARED) to all todos of a filter.
+
+    A bulk event's todo_id names the change itself, never a todo; `matched` is
+    the is_completed its filter matched, `count` how many todos changed and
+    `updated_at` the time BULK_UPDATED gave them.
+    """
+
     kind: TodoEventKind
     user_id: str
     todo_id: str
     todo: Todo | None
+    matched: bool | None = None
+    count: int | None = None
+    updated_at: datetime | None = None

@@ -57,6 +57,7 @@ from graphql_app.http.responses import (
 from graphql_app.request_record import current_record
 from graphql_app.schema.context import Context
 from graphql_app.settings import Settings
+from graphql_app.time_limit import limit_until_first_write
 
 ACCEPT_CACHE_SIZE = 256
 log = logging.getLogger("graphql_app.http")
@@ -127,7 +128,8 @@ class HTTPGraphQLView(GraphQL[Context, None]):
         limit = asyncio.timeout(self.settings.request_timeout)
         try:
             async with limit:
-                response = await self.run(request)
+                with limit_until_first_write(limit):
+                    response = await self.run(request)
         except HTTPException as exc:
             response = self._refusal(request, exc)
         except TimeoutError:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from strawberry.dataloader import DataLoader
 
-from graphql_app.models import Page, Position, Todo, User
+from graphql_app.models import Page, Position, Todo, TodoCounts, User
 from graphql_app.storage import Storage
 from graphql_app.validation import is_storable
 
@@ -20,6 +20,7 @@ class PageKey:
     first: int
     after: Position | None
     is_completed: bool | None
+    with_count: bool
 
 
 class Loaders:
@@ -41,6 +42,11 @@ class Loaders:
     def pages(self) -> DataLoader[PageKey, Page]:
         return DataLoader(load_fn=self._load_pages)
 
+    @functools.cached_property
+    def counts(self) -> DataLoader[str, TodoCounts]:
+        """Keyed by owner id: the counters behind a totalCount asked for without its page."""
+        return DataLoader(load_fn=self._storage.count_todos)
+
     async def _load_users(self, ids: Sequence[str]) -> list[User | None]:
         return await self._storage.get_users(ids)
 
@@ -61,7 +67,9 @@ class Loaders:
         return list(
             await asyncio.gather(
                 *(
-                    self._storage.list_todos(k.user_id, k.first, k.after, k.is_completed)
+                    self._storage.list_todos(
+                        k.user_id, k.first, k.after, k.is_completed, with_count=k.with_count
+                    )
                     for k in keys
                 )
             )

@@ -18,7 +18,7 @@ from strawberry.types import Info
 from graphql_app.errors import AuthReason, Unauthenticated
 from graphql_app.events import EventStream
 from graphql_app.schema.context import Context
-from graphql_app.schema.types import TodoEvent, TodoEventKind, TodoType
+from graphql_app.schema.types import TodoEvent, TodoEventFilter, TodoEventKind, TodoType
 
 EXPIRED_MESSAGE = "Access token expired; refresh it and subscribe again"
 
@@ -69,6 +69,11 @@ async def render_events(context: Context, stream: EventStream) -> AsyncGenerator
                 kind=TodoEventKind(event.kind.value),
                 todo_id=strawberry.ID(event.todo_id),
                 todo=TodoType.from_model(event.todo) if event.todo else None,
+                filter=None
+                if event.matched is None
+                else TodoEventFilter(is_completed=event.matched),
+                count=event.count,
+                updated_at=event.updated_at,
             )
     finally:
         await stream.aclose()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import cast
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from graphql_app import models
 from graphql_app.cursors import encode_cursor
@@ -25,6 +27,33 @@ class TodoFilter:
     )
 
 
+def _wanted(selections: list[Selection], found: set[str]) -> None:
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            found.add(selection.name)
+        elif isinstance(selection, (FragmentSpread, InlineFragment)):
+            _wanted(selection.selections, found)
+        else:  # a kind of selection this code does not know: ask for everything
+            found.update(("edges", "totalCount"))
+
+
+def connection_needs(info: Info[Context, None]) -> tuple[bool, bool]:
+    """Whether the selected connection fields need the page, and the count.
+
+    Fragments count as selected whatever their type condition or directives:
+    loading something unneeded is harmless, leaving out something needed is not.
+    """
+    found: set[str] = set()
+    for field in info.selected_fields:  # this connection field, as each node names it
+        if isinstance(field, SelectedField):
+            _wanted(field.selections, found)
+        else:
+            found.update(("edges", "totalCount"))
+    count = "totalCount" in found
+    # Only __typename and totalCount can be answered without the page itself.
+    return bool(found - {"totalCount", "__typename"}), count
+
+
 async def load_page(
     info: Info[Context, None],
     user_id: str,
@@ -35,8 +64,15 @@ async def load_page(
     first = 20 if first is None else first
     position = parse_page_args(first, after)
     is_completed = filter.is_completed if filter else None
-    page = await info.context.loaders.pages.load(PageKey(user_id, first, position, is_completed))
-    return TodoConnection.from_page(page)
+    with_page, with_count = connection_needs(info)
+    loaders = info.context.loaders
+    if not with_page:
+        counts = await loaders.counts.load(user_id)
+        return TodoConnection.from_page(
+            models.Page([], counts.of(is_completed), has_next_page=False, has_previous_page=False)
+        )
+    key = PageKey(user_id, first, position, is_completed, with_count)
+    return TodoConnection.from_page(await loaders.pages.load(key))
 
 
 @strawberry.type(name="User")
@@ -144,7 +180,9 @@ class TodoConnection:
                 start_cursor=edges[0].cursor if edges else None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),
-            total_count=page.total_count,
+            # None only when the query did not select totalCount; were it ever
+            # rendered, the non-null field would answer an error, never a wrong number.
+            total_count=cast(int, page.total_count),
         )
 
 
@@ -175,12 +213,51 @@ class TodoEventKind(enum.Enum):
     CREATED = "CREATED"
     UPDATED = "UPDATED"
     DELETED = "DELETED"
+    BULK_UPDATED = strawberry.enum_value(
+        "BULK_UPDATED",
+        description=(
+            "setAllTodosCompleted: every todo matching `filter` now has the opposite "
+            "isCompleted and updatedAt = `updatedAt`; `count` of them. One event, however many."
+        ),
+    )
+    CLEARED = strawberry.enum_value(
+        "CLEARED",
+        description=(
+            "clearCompletedTodos: every todo matching `filter` (isCompleted: true) was "
+            "deleted; `count` of them. One event, however many."
+        ),
+    )
+
+
+@strawberry.type(
+    name="TodoEventFilter",
+    description="The todos a bulk change applied to, in the terms of TodoFilter.",
+)
+class TodoEventFilter:
+    is_completed: bool
 
 
 @strawberry.type(name="TodoEvent")
 class TodoEvent:
     kind: TodoEventKind
-    todo_id: strawberry.ID
+    todo_id: strawberry.ID = strawberry.field(
+        description=(
+            "The todo's id; for BULK_UPDATED and CLEARED an id of the change itself, "
+            "which no todo has."
+        )
+    )
     todo: TodoType | None = strawberry.field(
-        description="The todo after the change; null for DELETED."
+        description="The todo after the change; null for DELETED, BULK_UPDATED and CLEARED."
+    )
+    filter: TodoEventFilter | None = strawberry.field(
+        default=None,
+        description="BULK_UPDATED and CLEARED: the todos the change applied to; null otherwise.",
+    )
+    count: int | None = strawberry.field(
+        default=None,
+        description="BULK_UPDATED and CLEARED: how many todos changed; null otherwise.",
+    )
+    updated_at: datetime | None = strawberry.field(
+        default=None,
+        description="BULK_UPDATED: the updatedAt the changed todos now have; null otherwise.",
     )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 from graphql_app.cursors import decode_cursor
 from graphql_app.errors import NotFound
 from graphql_app.models import Page, Position, Todo, TodoEvent, TodoEventKind
 from graphql_app.services import Deps
+from graphql_app.time_limit import write_begins
 from graphql_app.validation import Problems, check_first, clean_todo_name, is_storable
 
 TODO_NOT_FOUND = "Todo not found"
@@ -38,6 +41,7 @@ class TodoService:
         problems = Problems()
         name = clean_todo_name(problems, "input.name", name)
         problems.check()
+        write_begins()
         todo = await self.deps.storage.create_todo(user_id, name, is_completed, self.deps.clock())
         await self._publish(TodoEventKind.CREATED, user_id, todo.id, todo)
         return todo
@@ -51,6 +55,7 @@ class TodoService:
         problems.check()
         if not is_storable(todo_id):  # no stored id looks like that
             raise NotFound(TODO_NOT_FOUND)
+        write_begins()
         todo = await self.deps.storage.update_todo(
             user_id, todo_id, name, is_completed, self.deps.clock()
         )
@@ -60,7 +65,10 @@ class TodoService:
         return todo
 
     async def delete(self, user_id: str, todo_id: str) -> str:
-        if not is_storable(todo_id) or not await self.deps.storage.delete_todo(user_id, todo_id):
+        if not is_storable(todo_id):
+            raise NotFound(TODO_NOT_FOUND)
+        write_begins()
+        if not await self.deps.storage.delete_todo(user_id, todo_id):
             raise NotFound(TODO_NOT_FOUND)
         await self._publish(TodoEventKind.DELETED, user_id, todo_id, None)
         return todo_id
@@ -72,15 +80,37 @@ class TodoService:
         return await self.deps.storage.list_todos(user_id, first, position, is_completed)
 
     async def set_all_completed(self, user_id: str, is_completed: bool) -> int:
-        changed = await self.deps.storage.set_all_completed(
-            user_id, is_completed, self.deps.clock()
-        )
-        for todo in changed:
-            await self._publish(TodoEventKind.UPDATED, user_id, todo.id, todo)
-        return len(changed)
+        """One statement however many todos, and one BULK_UPDATED event when any changed."""
+        now = self.deps.clock()
+        write_begins()
+        changed = await self.deps.storage.set_all_completed(user_id, is_completed, now)
+        if changed:
+            await self.deps.events.publish(
+                TodoEvent(
+                    TodoEventKind.BULK_UPDATED,
+                    user_id,
+                    uuid.uuid4().hex,  # the change's own id: no todo has it
+                    None,
+                    matched=not is_completed,
+                    count=changed,
+                    updated_at=now,
+                )
+            )
+        return changed
 
     async def clear_completed(self, user_id: str) -> int:
+        """One statement however many todos, and one CLEARED event when any were deleted."""
+        write_begins()
         deleted = await self.deps.storage.clear_completed(user_id)
-        for todo_id in deleted:
-            await self._publish(TodoEventKind.DELETED, user_id, todo_id, None)
-        return len(deleted)
+        if deleted:
+            await self.deps.events.publish(
+                TodoEvent(
+                    TodoEventKind.CLEARED,
+                    user_id,
+                    uuid.uuid4().hex,
+                    None,
+                    matched=True,
+                    count=deleted,
+                )
+            )
+        return deleted

@@ -9,6 +9,7 @@ from graphql_app.errors import AuthReason, BadUserInput, Unauthenticated, UserGo
 from graphql_app.models import NewSession, RotateOutcome, User
 from graphql_app.security.tokens import hash_refresh_token, new_family_id, new_refresh_token
 from graphql_app.services import Deps
+from graphql_app.time_limit import write_begins
 from graphql_app.validation import (
     Problems,
     check_password,
@@ -59,6 +60,7 @@ class AccountService:
         password_hash = await self.deps.passwords.hash(password)
         now = self.deps.clock()
         refresh_token, session = self._new_session(now)
+        write_begins()
         user = await self.deps.storage.create_user(email, fullname, password_hash, session, now)
         return self._result(user.id, refresh_token, now, user)
 
@@ -78,6 +80,7 @@ class AccountService:
             raise Unauthenticated(INVALID_CREDENTIALS, AuthReason.INVALID_CREDENTIALS)
         now = self.deps.clock()
         refresh_token, session = self._new_session(now)
+        write_begins()
         await self.deps.storage.create_session(user.id, session, now)
         return self._result(user.id, refresh_token, now, user)
 
@@ -85,6 +88,7 @@ class AccountService:
         await self.deps.rate_limits.hit_client()
         now = self.deps.clock()
         successor, session = self._new_session(now)
+        write_begins()
         result = await self.deps.storage.rotate_session(
             hash_refresh_token(refresh_token), session, now
         )
@@ -98,6 +102,7 @@ class AccountService:
         return self._result(result.user_id, successor, now, None)
 
     async def log_out(self, refresh_token: str) -> bool:
+        write_begins()
         return await self.deps.storage.revoke_session(
             hash_refresh_token(refresh_token), self.deps.clock()
         )
@@ -115,12 +120,14 @@ class AccountService:
         problems.check()
         await self._check_password(user_id, current, "currentPassword")
         password_hash = await self.deps.passwords.hash(new)
+        write_begins()
         if not await self.deps.storage.set_password(user_id, password_hash, self.deps.clock()):
             raise UserGone()
         return True
 
     async def delete_account(self, user_id: str, password: str) -> bool:
         await self._check_password(user_id, password, "password")
+        write_begins()
         if not await self.deps.storage.delete_user(user_id):
             raise UserGone()
         return True

@@ -14,6 +14,12 @@ Contract (checked by tests/storage/, run unchanged against every backend):
   under concurrent sign-ups. ``UserGone`` when writing for a missing user.
 - Unreachable storage raises ``ServiceUnavailable``; the backend recovers by
   itself once storage is back.
+- Each user has counters (all todos, completed todos), changed in the same
+  transaction as every write that changes what they count, so that a total
+  costs one row read whatever the number of todos; `migrate` fills them for
+  data written before they existed.
+- Work whose size grows with a user's data (bulk updates, deletes, cascades)
+  runs as one statement or in bounded batches, never one round trip per row.
 - ``round_trips`` counts the statements or queries sent to the database, so
   tests can assert that a request costs a constant number of them.
 """
@@ -24,7 +30,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from graphql_app.models import NewSession, Page, Position, RotateResult, Todo, User
+from graphql_app.models import NewSession, Page, Position, RotateResult, Todo, TodoCounts, User
 
 
 class Storage(Protocol):
@@ -105,17 +111,21 @@ class Storage(Protocol):
         first: int,
         after: Position | None,
         is_completed: bool | None,
+        *,
+        with_count: bool = True,
     ) -> Page:
-        """Up to `first` todos strictly after `after`, with the filter's total count.
+        """Up to `first` todos strictly after `after`, and the filter's count if `with_count`.
 
+        The count comes from the owner's counters (None when not asked for).
         has_next_page: more todos of the filter follow the page. has_previous_page:
         a todo of the filter sits at or before `after` (the page is not the start).
         """
 
-    async def set_all_completed(
-        self, user_id: str, is_completed: bool, now: datetime
-    ) -> list[Todo]:
-        """Set every todo of the user to `is_completed`; return those that changed."""
+    async def count_todos(self, user_ids: Sequence[str]) -> list[TodoCounts]:
+        """The counters of these users, in order (zeros for a missing user): one read."""
 
-    async def clear_completed(self, user_id: str) -> list[str]:
-        """Delete every completed todo of the user; return their ids."""
+    async def set_all_completed(self, user_id: str, is_completed: bool, now: datetime) -> int:
+        """Set every todo of the user to `is_completed` (updated_at = now); how many changed."""
+
+    async def clear_completed(self, user_id: str) -> int:
+        """Delete every completed todo of the user; how many were deleted."""

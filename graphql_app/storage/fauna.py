@@ -35,6 +35,7 @@ from graphql_app.models import (
     RotateOutcome,
     RotateResult,
     Todo,
+    TodoCounts,
     User,
 )
 
@@ -455,7 +456,13 @@ class FaunaStorage:
         return bool(await self._query(_when_found(_owned_todo(user_id, todo_id), delete)))
 
     async def list_todos(
-        self, user_id: str, first: int, after: Position | None, is_completed: bool | None
+        self,
+        user_id: str,
+        first: int,
+        after: Position | None,
+        is_completed: bool | None,
+        *,
+        with_count: bool = True,
     ) -> Page:
         terms: list[Any] = [user_id]
         index = "todos_by_user_newest"
@@ -489,7 +496,7 @@ class FaunaStorage:
                     "docs": q.map_(
                         lambda entry: q.get(q.select(2, entry)), q.take(first + 1, rows)
                     ),
-                    "total": q.count(entries),
+                    "total": q.count(entries) if with_count else None,
                     "newer": earlier,
                 },
             )
@@ -497,35 +504,49 @@ class FaunaStorage:
         todos = [_todo(doc) for doc in answer["docs"]]
         return Page(
             todos=todos[:first],
-            total_count=answer["total"],
+            total_count=answer.get("total"),
             has_next_page=len(todos) > first,
             has_previous_page=bool(answer["newer"]),
         )
 
-    async def set_all_completed(
-        self, user_id: str, is_completed: bool, now: datetime
-    ) -> list[Todo]:
-        docs = await self._query(
+    async def count_todos(self, user_ids: Sequence[str]) -> list[TodoCounts]:
+        counts = await self._query(
             q.map_(
-                lambda entry: q.update(
-                    q.select(2, entry),
-                    {"data": {"is_completed": is_completed, "updated_at": to_micros(now)}},
-                ),
-                q.select(
-                    "data", _refs("todos_by_user_completed_newest", user_id, not is_completed)
-                ),
+                lambda i: [
+                    q.count(q.match(q.index("todo_by_user_id"), i)),
+                    q.count(q.match(q.index("todos_by_user_completed_newest"), i, True)),
+                ],
+                list(user_ids),
             )
         )
-        return [_todo(doc) for doc in docs]
+        return [TodoCounts(total, completed) for total, completed in counts]
 
-    async def clear_completed(self, user_id: str) -> list[str]:
-        deleted = await self._query(
-            q.map_(
-                lambda entry: q.select(["data", "id"], q.delete(q.select(2, entry))),
-                q.select("data", _refs("todos_by_user_completed_newest", user_id, True)),
+    async def set_all_completed(self, user_id: str, is_completed: bool, now: datetime) -> int:
+        changed = await self._query(
+            q.count(
+                q.map_(
+                    lambda entry: q.update(
+                        q.select(2, entry),
+                        {"data": {"is_completed": is_completed, "updated_at": to_micros(now)}},
+                    ),
+                    q.select(
+                        "data", _refs("todos_by_user_completed_newest", user_id, not is_completed)
+                    ),
+                )
             )
         )
-        return list(deleted)
+        return int(changed)
+
+    async def clear_completed(self, user_id: str) -> int:
+        deleted = await self._query(
+            q.count(
+                q.map_(
+                    lambda entry: q.delete(q.select(2, entry)),
+                    q.select("data", _refs("todos_by_user_completed_newest", user_id, True)),
+                )
+            )
+        )
+        return int(deleted)
 
 
 def _code(exc: FaunaError) -> str:

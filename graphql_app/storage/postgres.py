@@ -34,6 +34,7 @@ from graphql_app.models import (
     RotateOutcome,
     RotateResult,
     Todo,
+    TodoCounts,
     User,
 )
 from graphql_app.storage.migrations import (
@@ -97,16 +98,21 @@ def _position_id(position_id: str) -> str:
     return _SURROGATES.sub("\ufffd", head) + ("\x01" if nul else "")
 
 
-def _page_sql(with_filter: bool, with_after: bool) -> str:
-    """One statement for a page, its total count and whether newer rows exist.
+# The counter expression of each filter: all, completed, active.
+_COUNT_OF = {None: "todo_count", True: "completed_count", False: "todo_count - completed_count"}
 
-    The count sits in a one-row subquery LEFT JOINed to the page, so an empty
-    page still returns the total. $1 is the owner, $2 the limit, then the
-    filter, then the position.
+
+def _page_sql(is_completed: bool | None, with_after: bool, with_count: bool) -> str:
+    """One statement for a page, whether newer rows exist and, if asked, the count.
+
+    The count is the owner's counter (one row by primary key), never a count
+    of todos. It sits with `newer` in a one-row subquery LEFT JOINed to the
+    page, so an empty page still returns them. $1 is the owner, $2 the limit,
+    then the filter, then the position.
     """
     where = "user_id = $1"
     n = 3
-    if with_filter:
+    if is_completed is not None:
         where += " AND is_completed = $3"
         n = 4
     position = f"(${n}, ${n + 1})"
@@ -116,18 +122,36 @@ def _page_sql(with_filter: bool, with_after: bool) -> str:
         if with_after
         else "false"
     )
+    total = (
+        f"(SELECT {_COUNT_OF[is_completed]} FROM users WHERE id = $1)"
+        if with_count
+        else "NULL::bigint"
+    )
     page_where = where + (f" AND (created_at, id) < {position}" if with_after else "")
     return (
         f"SELECT c.total, c.newer, t.id, t.user_id, t.name, t.is_completed, "
         f"t.created_at, t.updated_at "
-        f"FROM (SELECT count(*) AS total, {newer} AS newer FROM todos WHERE {where}) AS c "
+        f"FROM (SELECT {total} AS total, {newer} AS newer) AS c "
         f"LEFT JOIN (SELECT {TODO_COLUMNS} FROM todos WHERE {page_where} "
         f"ORDER BY created_at DESC, id DESC LIMIT $2) AS t ON true "
         f"ORDER BY t.created_at DESC, t.id DESC"
     )
 
 
-_PAGE_SQL = {(f, a): _page_sql(f, a) for f in (False, True) for a in (False, True)}
+_PAGE_SQL = {
+    (f, a, c): _page_sql(f, a, c)
+    for f in (None, True, False)
+    for a in (False, True)
+    for c in (False, True)
+}
+
+# Counters move by deltas computed from the rows a statement really changed,
+# so concurrent writes add up whatever order they commit in.
+_MOVE_COUNTERS = (
+    "UPDATE users SET todo_count = todo_count + d.total, "
+    "completed_count = completed_count + d.completed FROM d WHERE users.id = $1 "
+    "AND (d.total <> 0 OR d.completed <> 0)"
+)
 
 
 async def _keep_session(conn: asyncpg.Connection[asyncpg.Record]) -> None:
@@ -413,10 +437,13 @@ class PostgresStorage:
         if not _storable(user_id):
             raise UserGone()
         todo = Todo(_new_id(), user_id, name, is_completed, now, now)
+        # One statement: the todo and its counters commit together.
         await self._command(
-            f"INSERT INTO todos ({TODO_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $5)",
-            todo.id,
+            f"WITH t AS (INSERT INTO todos ({TODO_COLUMNS}) VALUES ($2, $1, $3, $4, $5, $5) "
+            "RETURNING is_completed), "
+            "d AS (SELECT 1 AS total, is_completed::int AS completed FROM t) " + _MOVE_COUNTERS,
             user_id,
+            todo.id,
             name,
             is_completed,
             now,
@@ -445,12 +472,20 @@ class PostgresStorage:
     ) -> Todo | None:
         if not (_storable(user_id) and _storable(todo_id)):
             return None
+        # The locking subquery reads the row as it is once this statement holds
+        # it, so `was` is the value this update replaces, even under concurrency.
+        returned = ", ".join(f"t.{column}" for column in TODO_COLUMNS.split(", "))
         rows = await self._query(
-            "UPDATE todos SET name = coalesce($3, name), "
-            "is_completed = coalesce($4, is_completed), updated_at = $5 "
-            f"WHERE id = $1 AND user_id = $2 RETURNING {TODO_COLUMNS}",
-            todo_id,
+            "WITH u AS (UPDATE todos AS t SET name = coalesce($3, t.name), "
+            "is_completed = coalesce($4, t.is_completed), updated_at = $5 "
+            "FROM (SELECT id, is_completed FROM todos WHERE id = $2 AND user_id = $1 "
+            "FOR UPDATE) AS o WHERE t.id = o.id "
+            f"RETURNING {returned}, o.is_completed AS was), "
+            "d AS (SELECT 0 AS total, is_completed::int - was::int AS completed FROM u), "
+            f"c AS ({_MOVE_COUNTERS}) "
+            f"SELECT {TODO_COLUMNS} FROM u",
             user_id,
+            todo_id,
             name,
             is_completed,
             now,
@@ -460,48 +495,83 @@ class PostgresStorage:
     async def delete_todo(self, user_id: str, todo_id: str) -> bool:
         if not (_storable(user_id) and _storable(todo_id)):
             return False
-        deleted = await self._command(
-            "DELETE FROM todos WHERE id = $1 AND user_id = $2", todo_id, user_id
+        rows = await self._query(
+            "WITH t AS (DELETE FROM todos WHERE id = $2 AND user_id = $1 RETURNING is_completed), "
+            "d AS (SELECT -1 AS total, -is_completed::int AS completed FROM t), "
+            f"c AS ({_MOVE_COUNTERS}) "
+            "SELECT count(*) FROM t",
+            user_id,
+            todo_id,
         )
-        return deleted == 1
+        return bool(rows[0][0] == 1)
 
     async def list_todos(
-        self, user_id: str, first: int, after: Position | None, is_completed: bool | None
+        self,
+        user_id: str,
+        first: int,
+        after: Position | None,
+        is_completed: bool | None,
+        *,
+        with_count: bool = True,
     ) -> Page:
         if not _storable(user_id):
-            return Page(todos=[], total_count=0, has_next_page=False, has_previous_page=False)
+            total = 0 if with_count else None
+            return Page(todos=[], total_count=total, has_next_page=False, has_previous_page=False)
         args: list[Any] = [user_id, first + 1]
         if is_completed is not None:
             args.append(is_completed)
         if after is not None:
             args += [after.created_at, _position_id(after.id)]
-        rows = await self._query(_PAGE_SQL[(is_completed is not None, after is not None)], *args)
+        rows = await self._query(_PAGE_SQL[(is_completed, after is not None, with_count)], *args)
         todos = [_todo(row[2:]) for row in rows if row[2] is not None]
+        total = rows[0][0]
         return Page(
             todos=todos[:first],
-            total_count=rows[0][0],
+            total_count=(total or 0) if with_count else None,
             has_next_page=len(todos) > first,
             has_previous_page=rows[0][1],
         )
 
-    async def set_all_completed(
-        self, user_id: str, is_completed: bool, now: datetime
-    ) -> list[Todo]:
+    async def count_todos(self, user_ids: Sequence[str]) -> list[TodoCounts]:
+        wanted = [i for i in dict.fromkeys(user_ids) if _storable(i)]
+        found: dict[str, TodoCounts] = {}
+        if wanted:
+            rows = await self._query(
+                "SELECT id, todo_count, completed_count FROM users WHERE id = ANY($1::text[])",
+                wanted,
+            )
+            found = {row[0]: TodoCounts(row[1], row[2]) for row in rows}
+        return [found.get(i, TodoCounts()) for i in user_ids]
+
+    async def set_all_completed(self, user_id: str, is_completed: bool, now: datetime) -> int:
         if not _storable(user_id):
-            return []
+            return 0
+        # One statement: the todos and the counters commit together. The delta
+        # is the number of rows this update changed, so a todo written
+        # concurrently (which moves the counters itself) is never counted twice.
         rows = await self._query(
-            "UPDATE todos SET is_completed = $2, updated_at = $3 "
-            f"WHERE user_id = $1 AND is_completed <> $2 RETURNING {TODO_COLUMNS}",
+            "WITH t AS (UPDATE todos SET is_completed = $2, updated_at = $3 "
+            "WHERE user_id = $1 AND is_completed <> $2 RETURNING 1), "
+            "n AS (SELECT count(*) AS changed FROM t), "
+            "d AS (SELECT 0 AS total, "
+            "CASE WHEN $2 THEN changed ELSE -changed END AS completed FROM n), "
+            f"c AS ({_MOVE_COUNTERS}) "
+            "SELECT changed FROM n",
             user_id,
             is_completed,
             now,
         )
-        return [_todo(row) for row in rows]
+        return int(rows[0][0])
 
-    async def clear_completed(self, user_id: str) -> list[str]:
+    async def clear_completed(self, user_id: str) -> int:
         if not _storable(user_id):
-            return []
+            return 0
         rows = await self._query(
-            "DELETE FROM todos WHERE user_id = $1 AND is_completed RETURNING id", user_id
+            "WITH t AS (DELETE FROM todos WHERE user_id = $1 AND is_completed RETURNING 1), "
+            "n AS (SELECT count(*) AS deleted FROM t), "
+            "d AS (SELECT -deleted AS total, -deleted AS completed FROM n), "
+            f"c AS ({_MOVE_COUNTERS}) "
+            "SELECT deleted FROM n",
+            user_id,
         )
-        return [row[0] for row in rows]
+        return int(rows[0][0])

@@ -28,6 +28,7 @@ from graphql_app.models import (
     RotateOutcome,
     RotateResult,
     Todo,
+    TodoCounts,
     User,
 )
 from graphql_app.storage.migrations import (
@@ -54,13 +55,18 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-def _page_sql(with_filter: bool, with_after: bool) -> str:
-    """One statement for a page, its total count and whether newer rows exist.
+# The counter expression of each filter: all, completed, active.
+_COUNT_OF = {None: "todo_count", True: "completed_count", False: "todo_count - completed_count"}
 
-    The count sits in a one-row subquery LEFT JOINed to the page, so an empty
-    page still returns the total.
+
+def _page_sql(is_completed: bool | None, with_after: bool, with_count: bool) -> str:
+    """One statement for a page, whether newer rows exist and, if asked, the count.
+
+    The count is the owner's counter (one row by primary key), never a count
+    of todos. It sits with `newer` in a one-row subquery LEFT JOINed to the
+    page, so an empty page still returns them.
     """
-    where = "user_id = :user_id" + (" AND is_completed = :done" if with_filter else "")
+    where = "user_id = :user_id" + ("" if is_completed is None else " AND is_completed = :done")
     # A previous page exists when a todo sits at or before `after`: the row the
     # cursor names was on it.
     newer = (
@@ -68,18 +74,28 @@ def _page_sql(with_filter: bool, with_after: bool) -> str:
         if with_after
         else "0"
     )
+    total = (
+        f"(SELECT {_COUNT_OF[is_completed]} FROM users WHERE id = :user_id)"
+        if with_count
+        else "NULL"
+    )
     page_where = where + (" AND (created_at, id) < (:at, :id)" if with_after else "")
     return (
         f"SELECT c.total, c.newer, t.id, t.user_id, t.name, t.is_completed, "
         f"t.created_at, t.updated_at "
-        f"FROM (SELECT count(*) AS total, {newer} AS newer FROM todos WHERE {where}) AS c "
+        f"FROM (SELECT {total} AS total, {newer} AS newer) AS c "
         f"LEFT JOIN (SELECT {TODO_COLUMNS} FROM todos WHERE {page_where} "
         f"ORDER BY created_at DESC, id DESC LIMIT :limit) AS t ON 1 "
         f"ORDER BY t.created_at DESC, t.id DESC"
     )
 
 
-_PAGE_SQL = {(f, a): _page_sql(f, a) for f in (False, True) for a in (False, True)}
+_PAGE_SQL = {
+    (f, a, c): _page_sql(f, a, c)
+    for f in (None, True, False)
+    for a in (False, True)
+    for c in (False, True)
+}
 
 
 class SQLiteStorage:
@@ -171,6 +187,18 @@ class SQLiteStorage:
     ) -> sqlite3.Cursor:
         self.round_trips += 1
         return conn.execute(sql, params)
+
+    def _move_counters(
+        self, conn: sqlite3.Connection, user_id: str, total: int, completed: int
+    ) -> None:
+        """Move the user's counters by these amounts, in the caller's transaction."""
+        if total or completed:
+            self._exec(
+                conn,
+                "UPDATE users SET todo_count = todo_count + ?, "
+                "completed_count = completed_count + ? WHERE id = ?",
+                (total, completed, user_id),
+            )
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -353,6 +381,7 @@ class SQLiteStorage:
                 f"INSERT INTO todos ({TODO_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 (todo.id, user_id, name, int(is_completed), micros, micros),
             )
+            self._move_counters(conn, user_id, 1, int(is_completed))
 
         await self._write(work)
         return todo
@@ -378,6 +407,13 @@ class SQLiteStorage:
         done = None if is_completed is None else int(is_completed)
 
         def work(conn: sqlite3.Connection) -> Todo | None:
+            was = self._exec(
+                conn,
+                "SELECT is_completed FROM todos WHERE id = ? AND user_id = ?",
+                (todo_id, user_id),
+            ).fetchone()
+            if was is None:
+                return None
             row = self._exec(
                 conn,
                 "UPDATE todos SET name = coalesce(?, name), "
@@ -385,21 +421,33 @@ class SQLiteStorage:
                 f"WHERE id = ? AND user_id = ? RETURNING {TODO_COLUMNS}",
                 (name, done, to_micros(now), todo_id, user_id),
             ).fetchone()
-            return _todo(row) if row else None
+            self._move_counters(conn, user_id, 0, row[3] - was[0])
+            return _todo(row)
 
         return await self._write(work)
 
     async def delete_todo(self, user_id: str, todo_id: str) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
-            cursor = self._exec(
-                conn, "DELETE FROM todos WHERE id = ? AND user_id = ?", (todo_id, user_id)
-            )
-            return cursor.rowcount == 1
+            row = self._exec(
+                conn,
+                "DELETE FROM todos WHERE id = ? AND user_id = ? RETURNING is_completed",
+                (todo_id, user_id),
+            ).fetchone()
+            if row is None:
+                return False
+            self._move_counters(conn, user_id, -1, -row[0])
+            return True
 
         return await self._write(work)
 
     async def list_todos(
-        self, user_id: str, first: int, after: Position | None, is_completed: bool | None
+        self,
+        user_id: str,
+        first: int,
+        after: Position | None,
+        is_completed: bool | None,
+        *,
+        with_count: bool = True,
     ) -> Page:
         params: dict[str, Any] = {"user_id": user_id, "limit": first + 1}
         if is_completed is not None:
@@ -407,36 +455,44 @@ class SQLiteStorage:
         if after is not None:
             params["at"] = to_micros(after.created_at)
             params["id"] = after.id
-        rows = self._read(_PAGE_SQL[(is_completed is not None, after is not None)], params)
+        rows = self._read(_PAGE_SQL[(is_completed, after is not None, with_count)], params)
         todos = [_todo(row[2:]) for row in rows if row[2] is not None]
+        total = rows[0][0]
         return Page(
             todos=todos[:first],
-            total_count=rows[0][0],
+            total_count=(total or 0) if with_count else None,
             has_next_page=len(todos) > first,
             has_previous_page=bool(rows[0][1]),
         )
 
-    async def set_all_completed(
-        self, user_id: str, is_completed: bool, now: datetime
-    ) -> list[Todo]:
-        def work(conn: sqlite3.Connection) -> list[Todo]:
-            rows = self._exec(
+    async def count_todos(self, user_ids: Sequence[str]) -> list[TodoCounts]:
+        unique = list(dict.fromkeys(user_ids))
+        marks = ",".join("?" * len(unique))
+        rows = self._read(
+            f"SELECT id, todo_count, completed_count FROM users WHERE id IN ({marks})", unique
+        )
+        found = {row[0]: TodoCounts(row[1], row[2]) for row in rows}
+        return [found.get(i, TodoCounts()) for i in user_ids]
+
+    async def set_all_completed(self, user_id: str, is_completed: bool, now: datetime) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            changed = self._exec(
                 conn,
                 "UPDATE todos SET is_completed = ?, updated_at = ? "
-                f"WHERE user_id = ? AND is_completed <> ? RETURNING {TODO_COLUMNS}",
+                "WHERE user_id = ? AND is_completed <> ?",
                 (int(is_completed), to_micros(now), user_id, int(is_completed)),
-            ).fetchall()
-            return [_todo(row) for row in rows]
+            ).rowcount
+            self._move_counters(conn, user_id, 0, changed if is_completed else -changed)
+            return changed
 
         return await self._write(work)
 
-    async def clear_completed(self, user_id: str) -> list[str]:
-        def work(conn: sqlite3.Connection) -> list[str]:
-            rows = self._exec(
-                conn,
-                "DELETE FROM todos WHERE user_id = ? AND is_completed = 1 RETURNING id",
-                (user_id,),
-            ).fetchall()
-            return [row[0] for row in rows]
+    async def clear_completed(self, user_id: str) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            deleted = self._exec(
+                conn, "DELETE FROM todos WHERE user_id = ? AND is_completed = 1", (user_id,)
+            ).rowcount
+            self._move_counters(conn, user_id, -deleted, -deleted)
+            return deleted
 
         return await self._write(work)

@@ -18,7 +18,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from graphql_app.errors import EmailTaken, UserGone
-from graphql_app.models import NewSession, Page, Position, RotateOutcome, Todo, User
+from graphql_app.models import (
+    NewSession,
+    Page,
+    Position,
+    RotateOutcome,
+    Todo,
+    TodoCounts,
+    User,
+)
 from graphql_app.storage import Storage
 
 START = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
@@ -495,48 +503,146 @@ async def test_delete_todo(storage: Storage, tick: Ticks) -> None:
     assert (await storage.list_todos(ada.id, 10, None, None)).todos == [keep]
 
 
-async def test_set_all_completed_returns_the_todos_it_changed(
+async def test_set_all_completed_changes_every_other_todo_and_counts_them(
     storage: Storage, tick: Ticks
 ) -> None:
     ada, _ = await sign_up(storage, tick, "ada")
     todos = await add_todos(storage, ada, tick, 5, completed_every=2)  # 0, 2, 4 done
     now = tick()
 
-    changed = await storage.set_all_completed(ada.id, True, now)
+    assert await storage.set_all_completed(ada.id, True, now) == 2
 
-    expected = {
-        t.id: Todo(t.id, ada.id, t.name, True, t.created_at, now)
-        for t in todos
-        if not t.is_completed
-    }
-    assert {t.id: t for t in changed} == expected
-    assert len(changed) == len(expected)
     current = await storage.get_todos(ada.id, [t.id for t in todos])
-    assert all(t is not None and t.is_completed for t in current)
-    # Those already done kept their updated_at.
-    assert [t for t in current if t is not None and t.id not in expected] == [
-        t for t in todos if t.is_completed
-    ]
-    assert await storage.set_all_completed(ada.id, True, tick()) == []
+    assert current == [
+        t if t.is_completed else Todo(t.id, ada.id, t.name, True, t.created_at, now) for t in todos
+    ]  # those already done kept their updated_at
+    assert await storage.set_all_completed(ada.id, True, tick()) == 0
 
     now = tick()
-    undone = await storage.set_all_completed(ada.id, False, now)
-    assert sorted(t.id for t in undone) == sorted(t.id for t in todos)
-    assert all(not t.is_completed and t.updated_at == now for t in undone)
+    assert await storage.set_all_completed(ada.id, False, now) == 5
+    current = await storage.get_todos(ada.id, [t.id for t in todos])
+    assert all(t is not None and not t.is_completed and t.updated_at == now for t in current)
 
 
-async def test_clear_completed_returns_the_ids_it_deleted(storage: Storage, tick: Ticks) -> None:
+async def test_clear_completed_deletes_them_and_counts_them(storage: Storage, tick: Ticks) -> None:
     ada, _ = await sign_up(storage, tick, "ada")
     todos = await add_todos(storage, ada, tick, 5, completed_every=2)
-    done = {t.id for t in todos if t.is_completed}
 
-    cleared = await storage.clear_completed(ada.id)
+    assert await storage.clear_completed(ada.id) == 3
 
-    assert sorted(cleared) == sorted(done)
     left = await storage.list_todos(ada.id, 10, None, None)
     assert left.todos == newest_first([t for t in todos if not t.is_completed])
     assert left.total_count == 2
-    assert await storage.clear_completed(ada.id) == []
+    assert await storage.clear_completed(ada.id) == 0
+
+
+# -- counters ---------------------------------------------------------------------
+
+
+async def real_counts(storage: Storage, user_id: str) -> TodoCounts:
+    """The user's todos counted one by one, by walking the list without counters."""
+    todos: list[Todo] = []
+    after = None
+    while True:
+        page = await storage.list_todos(user_id, 100, after, None, with_count=False)
+        assert page.total_count is None
+        todos += page.todos
+        if not page.has_next_page:
+            return TodoCounts(len(todos), sum(t.is_completed for t in todos))
+        after = Position(page.todos[-1].created_at, page.todos[-1].id)
+
+
+async def assert_counters_true(storage: Storage, *users: User) -> None:
+    """The counters, and every filter's totalCount, equal a real count."""
+    counters = await storage.count_todos([u.id for u in users])
+    for user, counted in zip(users, counters, strict=True):
+        real = await real_counts(storage, user.id)
+        assert counted == real, user.email
+        for is_completed in (None, True, False):
+            page = await storage.list_todos(user.id, 1, None, is_completed)
+            assert page.total_count == real.of(is_completed), (user.email, is_completed)
+
+
+async def test_counters_follow_every_kind_of_write(storage: Storage, tick: Ticks) -> None:
+    ada, _ = await sign_up(storage, tick, "ada")
+    bob, _ = await sign_up(storage, tick, "bob")
+    await assert_counters_true(storage, ada, bob)
+    assert await storage.count_todos([ada.id]) == [TodoCounts(0, 0)]
+
+    todos = await add_todos(storage, ada, tick, 6, completed_every=3)  # 0, 3 done
+    await add_todos(storage, bob, tick, 2, completed_every=1)
+    await assert_counters_true(storage, ada, bob)
+    assert await storage.count_todos([ada.id]) == [TodoCounts(6, 2)]
+
+    steps: list[Awaitable[object]] = [
+        storage.update_todo(ada.id, todos[1].id, None, True, tick()),  # open -> done
+        storage.update_todo(ada.id, todos[0].id, None, False, tick()),  # done -> open
+        storage.update_todo(ada.id, todos[3].id, None, True, tick()),  # done -> done
+        storage.update_todo(ada.id, todos[2].id, "renamed", None, tick()),  # name only
+        storage.update_todo(bob.id, todos[2].id, None, True, tick()),  # not bob's
+        storage.delete_todo(ada.id, todos[3].id),  # a done one
+        storage.delete_todo(ada.id, todos[4].id),  # an open one
+        storage.delete_todo(bob.id, todos[5].id),  # not bob's
+        storage.create_todo(ada.id, "new, done", True, tick()),
+        storage.set_all_completed(ada.id, True, tick()),
+        storage.set_all_completed(ada.id, True, tick()),  # nothing left to change
+        storage.update_todo(ada.id, todos[1].id, None, False, tick()),
+        storage.clear_completed(ada.id),
+        storage.clear_completed(ada.id),  # nothing left to clear
+        storage.set_all_completed(ada.id, False, tick()),
+        storage.create_todo(ada.id, "new, open", False, tick()),
+        storage.set_all_completed(ada.id, True, tick()),
+    ]
+    for step in steps:
+        await step
+        await assert_counters_true(storage, ada, bob)
+
+    assert await storage.delete_user(ada.id)
+    assert await storage.count_todos([ada.id, bob.id]) == [TodoCounts(0, 0), TodoCounts(2, 2)]
+    await assert_counters_true(storage, bob)
+
+
+async def test_counters_stay_true_under_concurrent_writes(storage: Storage, tick: Ticks) -> None:
+    ada, _ = await sign_up(storage, tick, "ada")
+    todos = await add_todos(storage, ada, tick, 12, completed_every=2)
+    writes: list[Awaitable[object]] = []
+    for round_ in range(3):
+        writes += [
+            storage.create_todo(ada.id, f"c{round_}{i}", i % 2 == 0, tick()) for i in range(4)
+        ]
+        # The same todo toggled and deleted by racing writes.
+        writes += [
+            storage.update_todo(ada.id, todos[round_].id, None, i % 2 == 0, tick())
+            for i in range(4)
+        ]
+        writes += [storage.delete_todo(ada.id, todos[round_ + 3].id) for _ in range(2)]
+        writes += [
+            storage.set_all_completed(ada.id, round_ % 2 == 0, tick()),
+            storage.clear_completed(ada.id),
+            storage.update_todo(ada.id, todos[6 + round_].id, None, True, tick()),
+        ]
+    await asyncio.gather(*writes)
+    await assert_counters_true(storage, ada)
+
+
+async def test_count_todos_keeps_order_with_zeros_for_missing(
+    storage: Storage, tick: Ticks
+) -> None:
+    ada, _ = await sign_up(storage, tick, "ada")
+    await add_todos(storage, ada, tick, 3, completed_every=3)
+    missing = uuid.uuid4().hex
+    assert await storage.count_todos([missing, ada.id, ada.id]) == [
+        TodoCounts(),
+        TodoCounts(3, 1),
+        TodoCounts(3, 1),
+    ]
+
+
+async def test_a_page_without_its_count(storage: Storage, tick: Ticks) -> None:
+    ada, _ = await sign_up(storage, tick, "ada")
+    todos = await add_todos(storage, ada, tick, 3)
+    page = await storage.list_todos(ada.id, 2, None, None, with_count=False)
+    assert page == Page(newest_first(todos)[:2], None, has_next_page=True, has_previous_page=False)
 
 
 # -- lists ----------------------------------------------------------------------
@@ -728,9 +834,9 @@ async def test_another_users_todos_are_out_of_reach(storage: Storage, tick: Tick
     assert await storage.delete_todo(ada.id, theirs.id) is False
     page = await storage.list_todos(ada.id, 50, None, None)
     assert (page.todos, page.total_count) == ([], 0)
-    assert await storage.set_all_completed(ada.id, True, tick()) == []
-    assert await storage.set_all_completed(ada.id, False, tick()) == []
-    assert await storage.clear_completed(ada.id) == []
+    assert await storage.set_all_completed(ada.id, True, tick()) == 0
+    assert await storage.set_all_completed(ada.id, False, tick()) == 0
+    assert await storage.clear_completed(ada.id) == 0
 
     # Bob's todos are exactly as they were.
     assert await storage.get_todos(bob.id, [t.id for t in bobs]) == bobs
@@ -772,8 +878,8 @@ async def test_malformed_ids_behave_as_missing(storage: Storage, tick: Ticks, ba
         assert await storage.delete_todo(user_id, todo.id) is False
         assert await storage.list_todos(user_id, 10, None, None) == Page([], 0, False, False)
         assert await storage.list_todos(user_id, 10, None, True) == Page([], 0, False, False)
-        assert await storage.set_all_completed(user_id, True, now) == []
-        assert await storage.clear_completed(user_id) == []
+        assert await storage.set_all_completed(user_id, True, now) == 0
+        assert await storage.clear_completed(user_id) == 0
         assert await storage.set_password(user_id, "hash", now) is False
         assert await storage.delete_user(user_id) is False
         with pytest.raises(UserGone):
