@@ -48,6 +48,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         names = selected_backends(metafunc.config)
         marks = {"postgres": [pytest.mark.postgres], "fauna": [pytest.mark.fauna]}
         metafunc.parametrize("backend", [pytest.param(n, marks=marks.get(n, [])) for n in names])
+    if "sql_backend" in metafunc.fixturenames:  # tests that write SQL of their own
+        names = [n for n in selected_backends(metafunc.config) if n in ("sqlite", "postgres")]
+        marks = {"postgres": [pytest.mark.postgres]}
+        metafunc.parametrize(
+            "sql_backend", [pytest.param(n, marks=marks.get(n, [])) for n in names]
+        )
 
 
 class Clock:

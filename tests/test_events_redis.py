@@ -128,6 +128,26 @@ async def test_events_cross_instances_with_the_whole_todo(
     assert received == [ours, todo_event("ada", "ada's", TodoEventKind.DELETED)]
 
 
+async def test_bulk_events_cross_instances_with_their_filter_and_count(
+    buses: tuple[RedisEventBus, RedisEventBus],
+) -> None:
+    one, two = buses
+    stream = await one.subscribe("ada")
+    at = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    bulk = [
+        TodoEvent(
+            TodoEventKind.BULK_UPDATED, "ada", "c1", None, matched=False, count=3, updated_at=at
+        ),
+        TodoEvent(TodoEventKind.CLEARED, "ada", "c2", None, matched=True, count=200_000),
+    ]
+    for event in bulk:
+        await two.publish(event)
+    async with asyncio.timeout(5):
+        received = [await anext(stream), await anext(stream)]
+    await stream.aclose()
+    assert received == bulk
+
+
 async def test_one_channel_per_user_and_one_connection_per_instance(
     buses: tuple[RedisEventBus, RedisEventBus], redis_prefix: str
 ) -> None:

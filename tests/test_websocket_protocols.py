@@ -73,9 +73,11 @@ def probe_maker(gql: GraphQLClient, token: str) -> Callable[[], Awaitable[str]]:
     return probe
 
 
-async def live_subscription(ws: WSClient, gql: GraphQLClient, token: str) -> str:
+async def live_subscription(
+    ws: WSClient, gql: GraphQLClient, token: str, query: str = EVENTS
+) -> str:
     """Subscribe to todoEvents and wait until events flow."""
-    op_id = await ws.subscribe(EVENTS)
+    op_id = await ws.subscribe(query)
     await until_live(ws, probe_maker(gql, token))
     return op_id
 
@@ -130,6 +132,59 @@ async def test_events_arrive_in_order(server: LiveServer, protocol: str) -> None
         },
         {"kind": "DELETED", "todoId": todo["id"], "todo": None},
     ]
+
+
+BULK_EVENTS = (
+    "subscription { todoEvents { kind todoId todo { id } filter { isCompleted } count updatedAt } }"
+)
+
+
+async def test_bulk_changes_arrive_as_one_event_each(server: LiveServer, protocol: str) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        gql = GraphQLClient(http)
+        ada = await sign_up(gql, f"bulk-{protocol}@example.com")
+        todos = [await create_todo(gql, ada.token, f"t{i}", done=i == 0) for i in range(4)]
+        ws = await authenticated(server.ws_url, ada.token, protocol)
+        try:
+            op_id = await live_subscription(ws, gql, ada.token, BULK_EVENTS)
+            counts = (
+                "{ all: todos { totalCount } "
+                "open: todos(filter: {isCompleted: false}) { totalCount } }"
+            )
+            counted = (await gql(counts, token=ada.token)).ok()  # the probes are open todos too
+            total, open_ = counted["all"]["totalCount"], counted["open"]["totalCount"]
+            set_all = "mutation { setAllTodosCompleted(isCompleted: true) }"
+            assert (await gql(set_all, token=ada.token)).ok() == {"setAllTodosCompleted": open_}
+            assert (await gql(set_all, token=ada.token)).ok() == {"setAllTodosCompleted": 0}
+            clear = "mutation { clearCompletedTodos }"
+            assert (await gql(clear, token=ada.token)).ok() == {"clearCompletedTodos": total}
+            marker = await create_todo(gql, ada.token, "after the bulk changes")
+            messages = [await ws.operation_message() for _ in range(3)]
+        finally:
+            await ws.close()
+    assert {m.id for m in messages} == {op_id}
+    updated, cleared, created = (event_of(m) for m in messages)
+    # One event per bulk change (none for the one that changed nothing), whose id is no todo's.
+    assert updated["kind"] == "BULK_UPDATED"
+    assert open_ >= 3
+    assert (updated["filter"], updated["count"], updated["todo"]) == (
+        {"isCompleted": False},
+        open_,
+        None,
+    )
+    assert updated["updatedAt"] is not None
+    assert cleared["kind"] == "CLEARED"
+    assert (cleared["filter"], cleared["count"], cleared["updatedAt"]) == (
+        {"isCompleted": True},
+        total,
+        None,
+    )
+    assert {updated["todoId"], cleared["todoId"]}.isdisjoint(t["id"] for t in todos)
+    assert (created["kind"], created["todoId"], created["filter"]) == (
+        "CREATED",
+        marker["id"],
+        None,
+    )
 
 
 @pytest.mark.parametrize(
