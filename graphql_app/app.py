@@ -77,7 +77,7 @@ def create_app(
     schema = build_schema(
         limits=query_limits(settings),
         max_tokens=settings.max_tokens,
-        max_batch_size=settings.max_batch_size,
+        max_batch_size=settings.max_batch_size if settings.batch_requests else None,
         metrics=metrics,
         fast_execution=fast_execution,
     )

@@ -38,4 +38,8 @@ def decode_cursor(cursor: str) -> Position:
     micros, sep, todo_id = raw[len(_PREFIX) :].partition(":")
     if not sep or not todo_id or not micros.isdigit() or len(micros) > 18:
         raise ValueError("not a cursor")
-    return Position(created_at=from_micros(int(micros)), id=todo_id)
+    try:
+        created_at = from_micros(int(micros))
+    except OverflowError as exc:  # past year 9999: no todo was made then
+        raise ValueError("not a cursor") from exc
+    return Position(created_at=created_at, id=todo_id)

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=10, ge=1)
     max_aliases: int = Field(default=30, ge=1)
     max_tokens: int = Field(default=2000, ge=10)
+    # Array batching (Apollo's BatchHttpLink) is off unless asked for, as in Apollo Server 4.
+    batch_requests: bool = False
     max_batch_size: int = Field(default=10, ge=1)
     max_body_bytes: int = Field(default=100_000, ge=1024)
     # HTTP hardening (README "Security and limits"): fields once fragments are

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     workdir = tmp_path_factory.mktemp("apollo")
-    env = sqlite_env(workdir, "apollo")
+    env = sqlite_env(workdir, "apollo", BATCH_REQUESTS="on")  # BatchHttpLink
     with live_server(workdir, env) as running:
         yield running
 

@@ -32,6 +32,12 @@ async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
         yield store
 
 
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Batches are sent here; batching is off unless BATCH_REQUESTS turns it on.
+    return settings.model_copy(update={"batch_requests": True})
+
+
 def sha256(query: str) -> str:
     return hashlib.sha256(query.encode()).hexdigest()
 

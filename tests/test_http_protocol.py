@@ -31,6 +31,12 @@ async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
         yield store
 
 
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Batches are sent here; batching is off unless BATCH_REQUESTS turns it on.
+    return settings.model_copy(update={"batch_requests": True})
+
+
 async def post(http: httpx.AsyncClient, body: Any, accept: str | None = None) -> httpx.Response:
     headers = {"accept": accept} if accept else {}
     return await http.post("/graphql", json=body, headers=headers)

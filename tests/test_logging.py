@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from graphql_app.settings import Settings
 from graphql_app.storage import Storage
 from tests.backends import sqlite_backend
 from tests.graphql_client import PASSWORD, GraphQLClient, sign_up
@@ -22,6 +23,12 @@ LOG_IN = "mutation LogIn($i: LogInInput!) { logIn(input: $i) { token refreshToke
 async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
     async with sqlite_backend(tmp_path) as store:
         yield store
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Batches are sent here; batching is off unless BATCH_REQUESTS turns it on.
+    return settings.model_copy(update={"batch_requests": True})
 
 
 def access_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:

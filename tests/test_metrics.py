@@ -11,6 +11,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from graphql_app.settings import Settings
 from graphql_app.storage import Storage
 from tests.backends import sqlite_backend
 from tests.graphql_client import PASSWORD, GraphQLClient, create_todo, sign_up
@@ -24,6 +25,12 @@ LOG_IN = "mutation LogIn($i: LogInInput!) { logIn(input: $i) { token } }"
 async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
     async with sqlite_backend(tmp_path) as store:
         yield store
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Batches are sent here; batching is off unless BATCH_REQUESTS turns it on.
+    return settings.model_copy(update={"batch_requests": True})
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -62,6 +62,7 @@ from graphql_app.time_limit import limit_until_first_write
 ACCEPT_CACHE_SIZE = 256
 log = logging.getLogger("graphql_app.http")
 
+BATCHING_OFF = "Batching is not enabled: send one operation per request"
 NOT_ACCEPTABLE = (
     "The Accept header allows neither application/graphql-response+json nor application/json"
 )
@@ -216,6 +217,8 @@ class HTTPGraphQLView(GraphQL[Context, None]):
     def _validate_batch_request(
         self, request_data: list[Any], protocol: GraphQLRequestProtocol
     ) -> None:
+        if not self.settings.batch_requests:
+            raise HTTPException(400, BATCHING_OFF)
         limit = self.settings.max_batch_size
         if not request_data:
             raise HTTPException(400, "A batch must hold at least one operation")

@@ -49,7 +49,7 @@ def build_schema(
     *,
     limits: QueryLimits | None = None,
     max_tokens: int = 2000,
-    max_batch_size: int = 10,
+    max_batch_size: int | None = None,
     metrics: Metrics | None = None,
     extra_extensions: list[Any] | None = None,
     fast_execution: bool = True,
@@ -60,6 +60,7 @@ def build_schema(
     `error_codes` has coded its errors. Parsed documents are cached (the
     cache lives at module level; the factory only makes per-request hooks),
     and so is each document's validation (schema/limits.py).
+    `max_batch_size` turns batching on (None: a JSON array is refused).
     `fast_execution=False` keeps graphql-core's standard executor, which
     tests/test_execution.py compares the fast one against.
     """
@@ -83,7 +84,9 @@ def build_schema(
         extensions=extensions,
         config=StrawberryConfig(
             disable_field_suggestions=limits.hide_suggestions,
-            batching_config={"max_operations": max_batch_size},
+            batching_config=(
+                None if max_batch_size is None else {"max_operations": max_batch_size}
+            ),
         ),
         scalar_overrides={datetime: DateTime},
         execution_context_class=FastExecutor if fast_execution else None,

@@ -39,6 +39,7 @@ from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRul
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types import ExecutionContext
 
 from graphql_app.schema.parsing import MAX_CACHED_QUERY
 
@@ -98,6 +99,35 @@ def count_fields(document: DocumentNode) -> int:
     )
 
 
+MAX_MESSAGE = 200
+OPERATION_NAME_REQUIRED = "Must provide operation name if query contains multiple operations."
+
+
+def _provided_operation_name(context: ExecutionContext) -> str | None:
+    """The request's operationName. Strawberry's public `operation_name` falls back to
+    the first operation's name, so read what it was given (a test pins the attribute;
+    were it renamed, a document of several operations would be refused, never guessed)."""
+    name = getattr(context, "_provided_operation_name", None)
+    return name if isinstance(name, str) else None
+
+
+def _operation_count(document: DocumentNode) -> int:
+    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+
+
+def _without_original(error: GraphQLError) -> GraphQLError:
+    """A validation error that carries a Python exception (a literal the scalar could not
+    read: a 5,000-digit Int, a bad DateTime) is still the client's: drop the exception,
+    and its text, which speaks of the server's internals."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return error
+    message = error.message.replace(f", but encountered error '{original}'; found", ", found")
+    if len(message) > MAX_MESSAGE:  # it quotes the literal, which may be megabytes long
+        message = message[: MAX_MESSAGE - 1] + "…"
+    return GraphQLError(message, nodes=error.nodes, extensions=error.extensions)
+
+
 class BoundedValidation(SchemaExtension):
     """Validates the document; Strawberry skips its own validation when this has run."""
 
@@ -108,6 +138,14 @@ class BoundedValidation(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.pre_execution_errors is None:
+            if _provided_operation_name(context) is None and _operation_count(document) > 1:
+                # Strawberry and the fast executor would run the first one; the spec
+                # makes it a request error.
+                context.pre_execution_errors = [
+                    GraphQLError(OPERATION_NAME_REQUIRED, extensions={"code": "BAD_REQUEST"})
+                ]
+                yield
+                return
             rules = tuple(context.validation_rules)
             # Large documents are validated afresh, so the cache stays small.
             cached = len(context.query or "") <= MAX_CACHED_QUERY
@@ -150,7 +188,7 @@ def bounded_validation(limits: QueryLimits) -> Callable[[], BoundedValidation]:
             hide_suggestions=limits.hide_suggestions,
         )
         if errors:
-            return errors
+            return [_without_original(error) for error in errors]
         try:
             fields = count_fields(document)
         except RecursionError:
