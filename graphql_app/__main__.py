@@ -84,6 +84,12 @@ def _serve(host: str, port: int, workers: int) -> int:
 
     settings = load_settings()  # fail fast, with one line, before uvicorn starts
     configure_logging(settings.log_level)
+    if workers > 1 and settings.metrics_listener is not None:
+        # Each worker process has its own counts and would contend for the one port.
+        raise SettingsError(
+            "METRICS_PORT: one metrics listener per process; run one `serve` process"
+            " per METRICS_PORT instead of --workers"
+        )
     _check_storage(settings.storage_url, settings.db_query_timeout)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the
     # handler it found: this one, so that a requested stop exits 0, not -15.
@@ -95,6 +101,8 @@ def _serve(host: str, port: int, workers: int) -> int:
         port=port,
         workers=workers,
         server_header=False,
+        # uvicorn's httptools protocol plus header size, slow-client and connection limits.
+        http="graphql_app.http.server_protocol:GuardedHttpProtocol",
         # graphql_app.access logs every request already, with its request id
         # and GraphQL operation; uvicorn's own line would only repeat it.
         access_log=False,

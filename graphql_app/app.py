@@ -23,7 +23,7 @@ from graphql_app.http.persisted_queries import open_query_cache
 from graphql_app.http.request_log import RequestLogMiddleware
 from graphql_app.http.view import GraphQLView
 from graphql_app.log_config import configure_logging
-from graphql_app.metrics import Metrics
+from graphql_app.metrics import Metrics, start_metrics_listener
 from graphql_app.rate_limits import AuthRateLimits, ClientAddressMiddleware
 from graphql_app.schema import build_schema, query_limits
 from graphql_app.schema.context import Services
@@ -112,9 +112,12 @@ def create_app(
         gc.collect()
         gc.freeze()
         drain.install()
+        listener = start_metrics_listener(metrics, settings.metrics_listener)
         try:
             yield
         finally:
+            if listener is not None:
+                listener.close()
             await deps.events.close()
             await deps.rate_limits.close()
             await query_cache.close()
@@ -127,7 +130,7 @@ def create_app(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
-    if settings.metrics:
+    if settings.metrics_on_api_port:
         routes.append(Route("/metrics", metrics_endpoint))
     if settings.graphiql_enabled:
         routes.append(Mount(ASSETS_PATH, graphiql_assets()))

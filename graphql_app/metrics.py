@@ -6,10 +6,22 @@ several apps in one process, as in the tests, keep separate counts.
 
 from __future__ import annotations
 
+import logging
 import threading
+from dataclasses import dataclass
+from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+log = logging.getLogger("graphql_app.metrics")
 
 # Operation names come from clients: only this many distinct ones get their
 # own label value, so that random names cannot grow memory without bound.
@@ -100,3 +112,31 @@ class Metrics:
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""
         return generate_latest(self.registry)
+
+
+@dataclass
+class MetricsListener:
+    """prometheus_client's own HTTP server for the registry, in a thread of its own."""
+
+    server: WSGIServer
+    thread: threading.Thread
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def start_metrics_listener(
+    metrics: Metrics, address: tuple[str, int] | None
+) -> MetricsListener | None:
+    """Serve `metrics` on `address` (METRICS_HOST, METRICS_PORT), away from the API's port.
+
+    A port that cannot be bound stops start-up (OSError), rather than running unobserved.
+    """
+    if address is None:
+        return None
+    host, port = address
+    server, thread = start_http_server(port, host, registry=metrics.registry)
+    log.info("serving /metrics on http://%s:%d/metrics", host, port)
+    return MetricsListener(server, thread)

@@ -72,8 +72,18 @@ class Settings(BaseSettings):
     request_timeout: float = Field(default=30.0, gt=0, le=3600)
     apq_cache_size: int = Field(default=1000, ge=1)
     apq_ttl: int = Field(default=86_400, ge=60)
+    # Connections (graphql_app/http/server_protocol.py): request line and headers,
+    # seconds to receive them, seconds a body may idle, open connections per process.
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    header_timeout: float = Field(default=10.0, gt=0, le=3600)
+    body_idle_timeout: float = Field(default=10.0, gt=0, le=3600)
+    max_connections: int = Field(default=2048, ge=1, le=1_000_000)
     csrf_prevention: bool = True
-    metrics: bool = True
+    # /metrics: on the API's port in development; in production only when asked for,
+    # on METRICS_PORT (a listener of its own, the Prometheus convention) or METRICS=on.
+    metrics: bool | None = None
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
     max_subscriptions_per_connection: int = Field(default=20, ge=1)
     # Seconds between WebSocket keep-alives (graphql-ws `ka`, graphql-transport-ws `ping`).
     ws_keep_alive_interval: float = Field(default=15.0, ge=0.05, le=3600)
@@ -156,6 +166,20 @@ class Settings(BaseSettings):
     @property
     def introspection_enabled(self) -> bool:
         return self.introspection if self.introspection is not None else not self.is_production
+
+    @property
+    def metrics_on_api_port(self) -> bool:
+        """Whether the API's own listener serves /metrics."""
+        if self.metrics_port is not None or self.metrics is False:
+            return False
+        return self.metrics is True or not self.is_production
+
+    @property
+    def metrics_listener(self) -> tuple[str, int] | None:
+        """The separate listener for /metrics, when METRICS_PORT asks for one."""
+        if self.metrics_port is None or self.metrics is False:
+            return None
+        return self.metrics_host, self.metrics_port
 
     @property
     def cors_origin_list(self) -> list[str]:

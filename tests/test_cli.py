@@ -79,3 +79,15 @@ def test_log_level_applies_to_the_served_app(tmp_path: Path) -> None:
             assert httpx.post(f"{server.url}/graphql", json=query).status_code == 200
         # The access line (INFO) is written when the request ends, before the stop.
         assert ("graphql_app.access" in server.log()) is logged, server.log()
+
+
+def test_metrics_port_with_several_workers_is_refused(tmp_path: Path) -> None:
+    result = run(
+        ["serve", "--workers", "2"],
+        tmp_path,
+        DATABASE_URL=f"sqlite:///{tmp_path}/cli.db",
+        SECRET_KEY="k" * 32,
+        METRICS_PORT="9100",
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("configuration error: METRICS_PORT: one metrics listener")

@@ -11,11 +11,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from graphql_app.app import create_app
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
 from tests.backends import sqlite_backend
 from tests.graphql_client import PASSWORD, GraphQLClient, create_todo, sign_up
-from tests.live_server import LiveServer, live_server, sqlite_env
+from tests.live_server import LiveServer, free_port, live_server, sqlite_env
 from tests.ws_client import TransportWSClient, authenticated
 
 LOG_IN = "mutation LogIn($i: LogInInput!) { logIn(input: $i) { token } }"
@@ -140,3 +141,44 @@ async def test_active_subscriptions_gauge(server: LiveServer) -> None:
         text = (await http.get("/metrics")).text
         events = {"operation_name": "Events", "operation_type": "subscription"}
         assert value(text, "graphql_operations_total", **events) == 1
+
+
+async def get_metrics(settings: Settings, storage: Storage) -> httpx.Response:
+    app = create_app(settings, storage=storage)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        return await c.get("/metrics")
+
+
+@pytest.mark.parametrize(
+    ("changes", "status"),
+    [
+        ({"environment": "production"}, 404),  # not public unless asked for
+        ({"environment": "production", "metrics": True}, 200),  # asked for
+        ({"environment": "production", "metrics_port": 9}, 404),  # on its own port
+        ({}, 200),  # development
+        ({"metrics_port": 9}, 404),
+        ({"metrics": False}, 404),
+    ],
+)
+async def test_which_listener_serves_metrics(
+    settings: Settings, storage: Storage, changes: dict[str, object], status: int
+) -> None:
+    changed = settings.model_copy(update=changes)
+    assert (await get_metrics(changed, storage)).status_code == status
+
+
+@pytest.mark.slow
+def test_metrics_port_serves_metrics_apart_from_the_api(tmp_path: Path) -> None:
+    metrics_port = free_port()
+    env = sqlite_env(tmp_path, "port", ENVIRONMENT="production", METRICS_PORT=str(metrics_port))
+    with live_server(tmp_path, env) as server:
+        api = httpx.post(f"{server.url}/graphql", json={"query": "query Ping { __typename }"})
+        assert api.json() == {"data": {"__typename": "Query"}}
+        assert httpx.get(f"{server.url}/metrics").status_code == 404
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
+        assert scraped.status_code == 200
+        ping = {"operation_name": "Ping", "operation_type": "query"}
+        assert value(scraped.text, "graphql_operations_total", **ping) == 1
+        # The metrics listener serves nothing else.
+        graphql = httpx.get(f"http://127.0.0.1:{metrics_port}/graphql?query=%7Ba%7D")
+        assert "data" not in graphql.text
