@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     # inlined, validation errors returned, seconds per request, APQ cache.
     max_fields: int = Field(default=2000, ge=10)
     max_validation_errors: int = Field(default=5, ge=1, le=100)
+    # The same field (response key) in one selection set: graphql-core compares each pair.
+    max_field_repeats: int = Field(default=10, ge=1, le=1000)
     request_timeout: float = Field(default=30.0, gt=0, le=3600)
     apq_cache_size: int = Field(default=1000, ge=1)
     apq_ttl: int = Field(default=86_400, ge=60)

@@ -158,6 +158,29 @@ async def test_directive_flood_yields_a_handful_of_errors(
     await still_serves(gql, account)
 
 
+async def test_field_duplication_is_refused_before_validation(
+    victim: tuple[GraphQLClient, Account],
+) -> None:
+    gql, account = victim
+    # graphql-core's overlap check compares every pair of repeats: 1,990 of them took
+    # it most of a second; now the count refuses them first.
+    for document in (
+        "{ " + "__typename " * 1990 + "}",
+        "{ todos { " + "totalCount " * 11 + "} }",
+        "{ todos { " + "n: totalCount " * 11 + "} }",
+        "query { ...F } fragment F on Query { " + "__typename " * 11 + "}",
+    ):
+        message = refused(await gql(document, token=account.token))
+        assert message.startswith("The field `")
+        assert message.endswith("in one selection set. Allowed: 10"), message
+    # Ten are fine, as are many distinct fields and the same field in several sets.
+    ok = await gql("{ " + "__typename " * 10 + "}")
+    assert ok.ok() == {"__typename": "Query"}
+    nested = await gql("{ a: todos { totalCount } b: todos { totalCount } }", token=account.token)
+    assert nested.ok()["a"]["totalCount"] == 1
+    await still_serves(gql, account)
+
+
 async def test_token_flood_stops_at_the_token_limit(client: Client) -> None:
     # With the body limit raised out of the way, a 2 MB document of a million
     # tokens is refused once the parser reaches token 2001.

@@ -39,6 +39,7 @@ def query_limits(settings: Settings) -> QueryLimits:
         max_aliases=settings.max_aliases,
         max_fields=settings.max_fields,
         max_errors=settings.max_validation_errors,
+        max_field_repeats=settings.max_field_repeats,
         # Suggestions would give away the schema that disabled introspection hides.
         hide_suggestions=settings.is_production or not settings.introspection_enabled,
         introspection=settings.introspection_enabled,

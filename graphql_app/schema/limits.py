@@ -4,6 +4,8 @@ Strawberry validates with graphql-core's defaults (up to 100 errors, with
 "Did you mean" suggestions). This extension runs the validation itself, in
 three steps, each bounded by the one before:
 
+0. no field selected more than `max_field_repeats` times in one selection
+   set (graphql-core's overlap check compares each pair of them);
 1. the specification's rules (plus Strawberry's own and, in production, the
    introspection ban), stopping after `max_errors` errors;
 2. the number of fields once every fragment spread is inlined, counted in
@@ -52,6 +54,7 @@ class QueryLimits:
     max_aliases: int = 30
     max_fields: int = 2000
     max_errors: int = 5
+    max_field_repeats: int = 10
     hide_suggestions: bool = False
     introspection: bool = True
 
@@ -128,6 +131,33 @@ def _without_original(error: GraphQLError) -> GraphQLError:
     return GraphQLError(message, nodes=error.nodes, extensions=error.extensions)
 
 
+def most_repeated_field(document: DocumentNode) -> tuple[str, int]:
+    """The response key selected most often in one selection set, and how often.
+
+    graphql-core merges repeated fields, but its overlap check compares every
+    pair of them first: 2,000 `__typename` in one selection set hold the loop
+    for a second. Counted in linear time, before validation.
+    """
+    worst = ("", 0)
+    stack: list[SelectionSetNode] = [
+        d.selection_set
+        for d in document.definitions
+        if isinstance(d, (OperationDefinitionNode, FragmentDefinitionNode))
+    ]
+    while stack:
+        counts: dict[str, int] = {}
+        for selection in stack.pop().selections:
+            if isinstance(selection, FieldNode):
+                key = (selection.alias or selection.name).value
+                counts[key] = counts.get(key, 0) + 1
+                if counts[key] > worst[1]:
+                    worst = (key, counts[key])
+            selection_set = getattr(selection, "selection_set", None)
+            if selection_set is not None:
+                stack.append(selection_set)
+    return worst
+
+
 class BoundedValidation(SchemaExtension):
     """Validates the document; Strawberry skips its own validation when this has run."""
 
@@ -173,6 +203,14 @@ def bounded_validation(limits: QueryLimits) -> Callable[[], BoundedValidation]:
         extension_rules: tuple[type[ASTValidationRule], ...],
     ) -> list[GraphQLError]:
         """The errors of `document`, at most `max_errors` (+1 saying validation stopped)."""
+        key, repeats = most_repeated_field(document)
+        if repeats > limits.max_field_repeats:
+            return [
+                TooComplex(
+                    f"The field `{key}` is selected {repeats} times in one selection set."
+                    f" Allowed: {limits.max_field_repeats}"
+                )
+            ]
         rules: tuple[type[ASTValidationRule], ...] = (
             *extension_rules,
             MaybeNullValidationRule,
