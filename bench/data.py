@@ -38,6 +38,12 @@ READER_EMAIL = "reader@example.com"
 READER_PASSWORD = "bench-reader-password"  # noqa: S105 - a bench-only account
 WRITER_EMAIL = "writer@example.com"
 TODO_COUNT = 200
+# Scenario (f): a user with BIG_COUNT todos pages beside the reader's 200, and
+# the bulk mutations run over BULK_COUNT todos (all open) of a third user.
+BIG_EMAIL = "big@example.com"
+BIG_COUNT = 1_000_000
+BULK_EMAIL = "bulk@example.com"
+BULK_COUNT = 200_000
 TOKEN_LIFETIME = timedelta(hours=12)
 # The role PostGraphile switches to for each request; see postgraphile/rls.sql.
 POSTGRAPHILE_ROLE = "bench_todo_reader"
@@ -54,6 +60,10 @@ class Dataset:
     writer_id: str
     writer_token: str
     password_hash: str
+    big_id: str = ""
+    big_token: str = ""
+    bulk_id: str = ""
+    bulk_token: str = ""
 
 
 def postgres_url(database: str = POSTGRES_DATABASE) -> str:
@@ -144,6 +154,82 @@ async def seed(url: str, password_hash: str) -> tuple[str, str]:
         await storage.close()
 
 
+async def _new_user(url: str, email: str, password_hash: str) -> str:
+    storage = open_storage(url, pool_size=1)
+    now = datetime.now(UTC)
+    try:
+        session = NewSession(
+            new_family_id(), hash_refresh_token(new_refresh_token()), now + timedelta(days=30)
+        )
+        return (await storage.create_user(email, email, password_hash, session, now)).id
+    finally:
+        await storage.close()
+
+
+# One statement per dialect: `count` todos for one user, the oldest first, one
+# µs apart, ids unique to the user; completed when i % completed_every == 0
+# (never when completed_every is 0). The counters are set to match, as
+# `migrate` would have filled them.
+_SQLITE_BULK = (
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count) "
+    "INSERT INTO todos (id, user_id, name, is_completed, created_at, updated_at) "
+    "SELECT substr(:user, 1, 16) || printf('%016x', i), :user, 'Todo number ' || i, "
+    "CASE WHEN :every > 0 AND i % :every = 0 THEN 1 ELSE 0 END, :start + i, :start + i FROM n"
+)
+_POSTGRES_BULK = (
+    "INSERT INTO todos (id, user_id, name, is_completed, created_at, updated_at) "
+    "SELECT left($1, 16) || lpad(to_hex(i), 16, '0'), $1, 'Todo number ' || i, "
+    "$3 > 0 AND i % $3 = 0, $4::timestamptz + i * interval '1 microsecond', "
+    "$4::timestamptz + i * interval '1 microsecond' FROM generate_series(1, $2) AS i"
+)
+_COUNTERS = (
+    "UPDATE users SET todo_count = (SELECT count(*) FROM todos WHERE user_id = users.id), "
+    "completed_count = (SELECT count(*) FROM todos WHERE user_id = users.id AND {done}) "
+    "WHERE id = {user}"
+)
+
+
+async def bulk_insert(url: str, user_id: str, count: int, completed_every: int) -> None:
+    """Insert `count` todos for `user_id` in one SQL statement (seeding 10^6 through
+    the storage layer would take many minutes), then set its counters."""
+    start = datetime.now(UTC) - timedelta(days=1)
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        from graphql_app.cursors import to_micros
+
+        path = url.removeprefix("sqlite:///")
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            params = {"count": count, "user": user_id, "every": completed_every}
+            conn.execute(_SQLITE_BULK, {**params, "start": to_micros(start)})
+            conn.execute(_COUNTERS.format(done="is_completed = 1", user=":user"), params)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return
+    import asyncpg
+
+    pg = await asyncpg.connect(url, timeout=10)
+    try:
+        async with pg.transaction():
+            await pg.execute(_POSTGRES_BULK, user_id, count, completed_every, start)
+            await pg.execute(_COUNTERS.format(done="is_completed", user="$1"), user_id)
+        await pg.execute("ANALYZE todos")
+    finally:
+        await pg.close()
+
+
+async def seed_crowd(url: str, password_hash: str, big: int, bulk: int) -> tuple[str, str]:
+    """Scenario (f)'s users: one with `big` todos (a third completed), one with `bulk` open."""
+    big_id = await _new_user(url, BIG_EMAIL, password_hash)
+    await bulk_insert(url, big_id, big, 3)
+    bulk_id = await _new_user(url, BULK_EMAIL, password_hash)
+    await bulk_insert(url, bulk_id, bulk, 0)
+    return big_id, bulk_id
+
+
 def access_token(settings: Settings, user_id: str) -> str:
     """A token graphql_app accepts for `user_id`, valid longer than any run."""
     tokens = TokenService(
@@ -157,11 +243,22 @@ def access_token(settings: Settings, user_id: str) -> str:
 
 
 def prepare(
-    backend: str, url: str, settings: Settings, env: dict[str, str], hashed: str
+    backend: str,
+    url: str,
+    settings: Settings,
+    env: dict[str, str],
+    hashed: str,
+    crowd: tuple[int, int] | None = None,
 ) -> Dataset:
-    """Migrate and seed a fresh database at `url`; tokens for its two users."""
+    """Migrate and seed a fresh database at `url`; tokens for its users.
+
+    With `crowd` = (big, bulk), also scenario (f)'s two users and their todos.
+    """
     migrate(url, env)
     reader_id, writer_id = asyncio.run(seed(url, hashed))
+    big_id = bulk_id = ""
+    if crowd is not None:
+        big_id, bulk_id = asyncio.run(seed_crowd(url, hashed, *crowd))
     return Dataset(
         backend=backend,
         url=url,
@@ -170,6 +267,10 @@ def prepare(
         writer_id=writer_id,
         writer_token=access_token(settings, writer_id),
         password_hash=hashed,
+        big_id=big_id,
+        big_token=access_token(settings, big_id) if big_id else "",
+        bulk_id=bulk_id,
+        bulk_token=access_token(settings, bulk_id) if bulk_id else "",
     )
 
 

@@ -28,9 +28,12 @@ from bench import data, load, profile, report
 from bench.round_trips import count_round_trips
 from bench.scenarios import (
     BASELINE,
+    CLEAR_COMPLETED,
+    FIRST,
     GRAPHQL_APP,
     POSTGRAPHILE_EDGES,
     POSTGRAPHILE_NODES,
+    SET_ALL_COMPLETED,
     HttpCall,
     log_in_call,
     read_call,
@@ -48,7 +51,9 @@ from graphql_app.settings import Settings
 WORK_DIR = ROOT / "bench" / ".work"
 RESULTS_DIR = ROOT / "bench" / "results"
 BACKENDS = ("sqlite", "postgres")
-SCENARIO_IDS = ("a", "b", "c", "d", "e")
+SCENARIO_IDS = ("a", "b", "c", "d", "e", "f")
+# The closed-loop order inside a round: (f) right after (a), whose ratio it is.
+CLOSED_LOOP_ORDER = ("a", "f", "b", "c", "d")
 # A 1-minute load average above this before the run: something else is using the cores.
 BUSY_LOAD = 0.5
 
@@ -72,6 +77,9 @@ class Config:
     scenarios: tuple[str, ...] = SCENARIO_IDS
     backends: tuple[str, ...] = BACKENDS
     quick: bool = False
+    # Scenario (f): todos of the big user, and of the bulk mutations' user.
+    big_todos: int = data.BIG_COUNT
+    bulk_todos: int = data.BULK_COUNT
 
     def estimate_seconds(self, cells_per_round: int, open_loop_cells: int) -> float:
         closed = cells_per_round * (self.duration + self.warmup + 0.3)
@@ -82,7 +90,10 @@ class Config:
                 self.login_duration + self.open_loop_duration + self.open_loop_warmup + 2
             )
         profiling = (self.profile_duration + 2) * len(self.backends) if self.profile else 0
-        return self.rounds * (closed + opened + login) + profiling + 25
+        # Seeding and the bulk mutations: about 40 s a backend at full size.
+        crowd = 40 * len(self.backends) * self.big_todos / data.BIG_COUNT
+        crowd = crowd if "f" in self.scenarios else 0
+        return self.rounds * (closed + opened + login) + profiling + crowd + 25
 
 
 @dataclass
@@ -97,6 +108,7 @@ class Target:
     token: str
     body_file: Path | None = None
     rounds: list[dict[str, Any]] = field(default_factory=list)
+    expected_total: int = 0  # the page's totalCount when not the reader's TODO_COUNT
 
     @property
     def label(self) -> str:
@@ -134,6 +146,7 @@ class Run:
         self.login: list[dict[str, Any]] = []
         self.profiles: dict[str, Any] = {}
         self.profile_md: list[str] = []
+        self.bulk: list[dict[str, Any]] = []
         self.same_json: list[dict[str, Any]] = []
         self.load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
         self.commit: dict[str, Any] = {}
@@ -155,15 +168,21 @@ class Run:
                 self.skip("PostgreSQL backend and PostGraphile", problem)
                 backends.remove("postgres")
         hashed = data.password_hash(self.config.bcrypt_rounds)
+        crowd = None
+        if "f" in self.config.scenarios:
+            crowd = (self.config.big_todos, self.config.bulk_todos)
         for backend in backends:
-            self.say(f"preparing the {backend} data (migrate, seed 200 todos)")
+            more = f", {crowd[0]:,} and {crowd[1]:,} todos for (f)" if crowd else ""
+            self.say(f"preparing the {backend} data (migrate, seed 200 todos{more})")
             if backend == "sqlite":
                 db = WORK_DIR / "bench.db"
                 url = f"sqlite:///{db}"
             else:
                 asyncio.run(data.recreate_postgres_database())
                 url = data.postgres_url()
-            self.datasets[backend] = data.prepare(backend, url, self.settings, self.env, hashed)
+            self.datasets[backend] = data.prepare(
+                backend, url, self.settings, self.env, hashed, crowd
+            )
         if "postgres" in self.datasets:
             asyncio.run(data.enable_row_level_security())
 
@@ -187,7 +206,7 @@ class Run:
         bodies = WORK_DIR / "bodies"
         logs.mkdir(parents=True, exist_ok=True)
         bodies.mkdir(parents=True, exist_ok=True)
-        wanted = [s for s in self.config.scenarios if s in ("a", "b", "c", "d")]
+        wanted = [s for s in self.config.scenarios if s in CLOSED_LOOP_ORDER]
         for backend, dataset in self.datasets.items():
             env = {**self.env, "DATABASE_URL": dataset.url}
             by_kind: dict[str, Server] = {}
@@ -219,14 +238,9 @@ class Run:
                                 Target("d", backend, kind, server, None, dataset.writer_token)
                             )
                         continue
-                    call = read_call(scenario, kind)
-                    if call is None:
-                        continue
-                    target = Target(scenario, backend, kind, server, call, dataset.reader_token)
-                    if call.body is not None:
-                        target.body_file = bodies / f"{scenario}-{backend}-{kind}.json"
-                        target.body_file.write_bytes(call.body)
-                    self.targets.append(target)
+                    target = self._read_target(scenario, dataset, kind, server, bodies)
+                    if target is not None:
+                        self.targets.append(target)
             if "e" in self.config.scenarios:
                 server = graphql_app_server(f"login/{backend}", env, logs, workers=2, pin=False)
                 self.login_servers[backend] = server
@@ -235,6 +249,21 @@ class Run:
         page_call = read_call("a", GRAPHQL_APP)
         assert page_call is not None
         (bodies / "page.json").write_bytes(page_call.body or b"")
+
+    def _read_target(
+        self, scenario: str, dataset: data.Dataset, kind: str, server: Server, bodies: Path
+    ) -> Target | None:
+        call = read_call(scenario, kind)
+        if call is None:
+            return None
+        token = dataset.big_token if scenario == "f" else dataset.reader_token
+        target = Target(scenario, dataset.backend, kind, server, call, token)
+        if scenario == "f":
+            target.expected_total = self.config.big_todos
+        if call.body is not None:
+            target.body_file = bodies / f"{scenario}-{dataset.backend}-{kind}.json"
+            target.body_file.write_bytes(call.body)
+        return target
 
     def start_servers(self) -> None:
         self.say(f"starting {len(self.servers)} servers")
@@ -299,7 +328,7 @@ class Run:
         return load.run_wrk(self._wrk_run(target, seconds))
 
     def closed_loop(self, round_no: int) -> None:
-        for scenario in ("a", "b", "c", "d"):
+        for scenario in CLOSED_LOOP_ORDER:
             for target in self.targets:
                 if target.scenario != scenario:
                     continue
@@ -478,6 +507,44 @@ class Run:
             shutil.copy(raw, RESULTS_DIR / f"{stamp}-profile-{target.backend}.txt")
             self.say(f"profiled graphql_app/{target.backend}: {summary.samples} samples")
 
+    def bulk_mutations(self) -> None:
+        """(f): each bulk mutation once over the bulk user's todos, timed from outside."""
+        for target in self.targets:
+            if target.scenario != "f":
+                continue
+            dataset = self.datasets[target.backend]
+            headers = {"Authorization": f"Bearer {dataset.bulk_token}"}
+            for name, query in (
+                ("setAllTodosCompleted", SET_ALL_COMPLETED),
+                ("clearCompletedTodos", CLEAR_COMPLETED),
+            ):
+                started = time.perf_counter()
+                answer = httpx.post(
+                    target.server.url + "/graphql",
+                    json={"query": query},
+                    headers=headers,
+                    timeout=120,
+                )
+                seconds = time.perf_counter() - started
+                body = answer.json()
+                changed = (body.get("data") or {}).get(name)
+                row = {
+                    "backend": target.backend,
+                    "mutation": name,
+                    "todos": self.config.bulk_todos,
+                    "seconds": round(seconds, 3),
+                    "status": answer.status_code,
+                    "changed": changed,
+                    "errors": body.get("errors"),
+                }
+                self.bulk.append(row)
+                self.say(
+                    f"(f) {target.backend} {name} over {self.config.bulk_todos:,} todos: "
+                    f"{seconds:.2f} s, answered {changed}"
+                )
+                if changed != self.config.bulk_todos:
+                    self.notes.append(f"(f) {target.backend} {name}: {str(body)[:300]}")
+
     # -- the whole run ------------------------------------------------------------
 
     def execute(self) -> dict[str, Any]:
@@ -516,6 +583,7 @@ class Run:
                 self.closed_loop(round_no)
                 self.fixed_rate(round_no)
                 self.log_in(round_no)
+            self.bulk_mutations()
             if self.config.profile and "a" in self.config.scenarios:
                 self.profile_servers(stamp)
         finally:
@@ -531,14 +599,15 @@ def _page_problem(target: Target, status: int, body: Any) -> str | None:
     if not isinstance(body, dict) or "errors" in body or "data" not in body:
         return str(body)[:300]
     root = body["data"]
-    first = {"a": 20, "b": 100, "c": 20}[target.scenario]
+    first = FIRST[target.scenario]
     with contextlib.suppress(KeyError, TypeError):
         if target.scenario == "c":
             edges = root["me"]["todos"]["edges"]
             return None if len(edges) == first else f"{len(edges)} edges"
         connection = root.get("todos") or root.get("allTodos")
         items = connection.get("edges") or connection.get("nodes")
-        if connection["totalCount"] != data.TODO_COUNT or len(items) != first:
+        total = target.expected_total or data.TODO_COUNT
+        if connection["totalCount"] != total or len(items) != first:
             return f"totalCount {connection['totalCount']}, {len(items)} items"
         return None
     return f"unexpected shape: {str(body)[:300]}"

@@ -1,6 +1,7 @@
 """What each scenario sends to each kind of server.
 
-Scenario ids: a, b, c (reads), d (write mix), e (logIn). Targets: the REST
+Scenario ids: a, b, c (reads), d (write mix), e (logIn), f (a user with
+1,000,000 todos, and the bulk mutations over 200,000). Targets: the REST
 baseline, graphql_app, and PostGraphile in its `edges` and `nodes` forms.
 """
 
@@ -19,6 +20,8 @@ SCENARIOS: dict[str, str] = {
     "c": "me { fullname todos(first: 20) { ... creator { email } } }",
     "d": "write mix: createTodo, updateTodo, deleteTodo",
     "e": "logIn at bcrypt cost 12, 2 workers; fixed-rate (a) beside it",
+    "f": "(a) as a user of 1,000,000 todos; setAllTodosCompleted and clearCompletedTodos "
+    "over 200,000",
 }
 READ_SCENARIOS = ("a", "b", "c")
 
@@ -70,12 +73,16 @@ class HttpCall:
         return HttpCall("POST", "/graphql", json.dumps(payload).encode())
 
 
-FIRST = {"a": 20, "b": 100, "c": 20}
+FIRST = {"a": 20, "b": 100, "c": 20, "f": 20}
+SET_ALL_COMPLETED = "mutation SetAll { setAllTodosCompleted(isCompleted: true) }"
+CLEAR_COMPLETED = "mutation Clear { clearCompletedTodos }"
 
 
 def read_call(scenario: str, target: str) -> HttpCall | None:
     """The request of read scenario a/b/c for `target`; None where it has no equivalent."""
     first = FIRST[scenario]
+    if scenario == "f":  # graphql_app's own cost of data size: no other server
+        return HttpCall.graphql(todos_query(first)) if target == GRAPHQL_APP else None
     if target == BASELINE:
         route = "/me" if scenario == "c" else "/todos"
         return HttpCall("GET", f"{route}?first={first}")
