@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 from starlette.applications import Starlette
 
 from graphql_app.app import create_app
+from graphql_app.models import TodoCounts
 from graphql_app.settings import Settings
 from graphql_app.storage.fauna import INDEXES, FaunaStorage
 from tests.conftest import Clock
@@ -58,9 +60,70 @@ async def test_migrate_is_idempotent_and_creates_the_seed_indexes(emulator: Faun
         assert terms == [[{"field": ["data", f]}] for f in ("id", "email", "id", "user_id")]
         emulator.reset_requests()
         await storage.migrate()  # again: nothing to create, nothing fails
-        assert emulator.requests == 3 + len(INDEXES)  # one guarded query per object
+        # One guarded query per object, and one page of users to give counters to.
+        assert emulator.requests == 3 + len(INDEXES) + 1
         unique = await storage._query([_unique(n) for n in ("user_by_email", "todo_by_id")])
         assert unique == [True, True]
+    finally:
+        await storage.close()
+
+
+async def test_migrate_gives_counters_to_users_stored_without_them(
+    emulator: FaunaEmulator,
+) -> None:
+    from faunadb import query as q  # after graphql_app.storage.fauna quietened its import
+
+    storage = FaunaStorage.from_url(fauna_url(emulator))
+    try:
+        await storage.migrate()
+        # Two users as a version without counters stored them: documents without
+        # todo_count, with todos of their own.
+        old = {"old-1": (4, 1), "old-2": (2, 2)}
+        for user_id, (total, completed) in old.items():
+            await storage._query(
+                q.do(
+                    q.create(
+                        q.collection("users"),
+                        {
+                            "data": {
+                                "id": user_id,
+                                "email": f"{user_id}@e.com",
+                                "fullname": "O",
+                                "password_hash": "h",
+                                "created_at": 0,
+                            }
+                        },
+                    ),
+                    *[
+                        q.create(
+                            q.collection("todos"),
+                            {
+                                "data": {
+                                    "id": f"{user_id}-{i}",
+                                    "user_id": user_id,
+                                    "name": "t",
+                                    "is_completed": i < completed,
+                                    "created_at": i,
+                                    "updated_at": i,
+                                }
+                            },
+                        )
+                        for i in range(total)
+                    ],
+                )
+            )
+        expected = [TodoCounts(*counts) for counts in old.values()]
+        # Counted from the indexes meanwhile: right, if not O(1).
+        assert await storage.count_todos(list(old)) == expected
+        page = await storage.list_todos("old-1", 2, None, False)
+        assert (page.total_count, len(page.todos)) == (3, 2)
+        await storage.migrate()
+        stored = await storage._query(
+            [q.select("data", q.get(q.match(q.index("user_by_id"), i))) for i in old]
+        )
+        assert [TodoCounts(d["todo_count"], d["completed_count"]) for d in stored] == expected
+        await storage.create_todo("old-2", "new", False, datetime.now(UTC))
+        assert await storage.count_todos(["old-2"]) == [TodoCounts(3, 2)]
     finally:
         await storage.close()
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -147,6 +147,64 @@ def _require_user(user_id: str, then: Any) -> Any:
     return q.if_(q.is_nonempty(q.match(q.index("user_by_id"), user_id)), then, q.abort(USER_GONE))
 
 
+# The user document carries its todo counters; `migrate` fills them for users
+# stored before they existed. Until then a user has none, and its counts come
+# from the indexes (as before): never a wrong count, only a slower one.
+_TOTAL, _COMPLETED = ["data", "todo_count"], ["data", "completed_count"]
+
+
+def _counts(user: Any, user_id: Any) -> Any:
+    """[all, completed] of the user document `user` (an expression)."""
+    return q.if_(
+        q.contains_path(_TOTAL, user),
+        [q.select(_TOTAL, user), q.select(_COMPLETED, user)],
+        [
+            q.count(q.match(q.index("todo_by_user_id"), user_id)),
+            q.count(q.match(q.index("todos_by_user_completed_newest"), user_id, True)),
+        ],
+    )
+
+
+def _user_counts(user_id: Any) -> Any:
+    """[all, completed] of the user with this id; [0, 0] when there is none."""
+    return q.let(
+        {"counts_of": _one("user_by_id", user_id)},
+        q.if_(q.is_null(q.var("counts_of")), [0, 0], _counts(q.var("counts_of"), user_id)),
+    )
+
+
+def _count_of(counts: Any, is_completed: bool | None) -> Any:
+    """The count of a filter from [all, completed]: all, completed or active."""
+    if is_completed is None:
+        return q.select(0, counts)
+    if is_completed:
+        return q.select(1, counts)
+    both = q.var("both")
+    return q.let({"both": counts}, q.subtract(q.select(0, both), q.select(1, both)))
+
+
+def _move_counters(user: Any, total: Any, completed: Any) -> Any:
+    """Move the counters of the user document `user` by these amounts, in this query's
+    transaction (a user without counters yet keeps none)."""
+    counted = q.var("counted")
+    return q.let(
+        {"counted": user},
+        q.if_(
+            q.contains_path(_TOTAL, counted),
+            q.update(
+                q.select("ref", counted),
+                {
+                    "data": {
+                        "todo_count": q.add(q.select(_TOTAL, counted), total),
+                        "completed_count": q.add(q.select(_COMPLETED, counted), completed),
+                    }
+                },
+            ),
+            None,
+        ),
+    )
+
+
 def _revoke_all(index: str, term: Any, micros: int) -> Any:
     """Set revoked_at on every not-yet-revoked session of the set."""
     return q.foreach(
@@ -247,6 +305,55 @@ class FaunaStorage:
                 params["values"] = values
             await self._query(q.if_(q.exists(q.index(name)), None, q.create_index(params)))
 
+        await self._fill_counters()
+
+    async def _fill_counters(self) -> None:
+        """Give every user without todo counters its counts, a page of users per query
+        (each count and its store in one transaction)."""
+        after: Any = None
+        while True:
+            page = await self._query(
+                q.let(
+                    {
+                        "users": q.paginate(
+                            q.documents(q.collection("users")), size=100, after=after
+                        )
+                    },
+                    q.do(
+                        q.foreach(
+                            lambda ref: q.let(
+                                {"u": q.get(ref)},
+                                q.if_(
+                                    q.contains_path(_TOTAL, q.var("u")),
+                                    None,
+                                    q.let(
+                                        {
+                                            "c": _counts(
+                                                q.var("u"), q.select(["data", "id"], q.var("u"))
+                                            )
+                                        },
+                                        q.update(
+                                            ref,
+                                            {
+                                                "data": {
+                                                    "todo_count": q.select(0, q.var("c")),
+                                                    "completed_count": q.select(1, q.var("c")),
+                                                }
+                                            },
+                                        ),
+                                    ),
+                                ),
+                            ),
+                            q.select("data", q.var("users")),
+                        ),
+                        q.select("after", q.var("users"), None),
+                    ),
+                )
+            )
+            if page is None:
+                return
+            after = page
+
     async def ping(self) -> None:
         """A real (tiny) query, not /ping: that one answers without checking the secret."""
         await self._query(q.exists(q.collection("users")))
@@ -277,6 +384,8 @@ class FaunaStorage:
             "fullname": fullname,
             "password_hash": password_hash,
             "created_at": to_micros(now),
+            "todo_count": 0,
+            "completed_count": 0,
         }
         try:
             doc = await self._query(
@@ -418,7 +527,20 @@ class FaunaStorage:
             "updated_at": micros,
         }
         doc = await self._guarded(
-            _require_user(user_id, q.create(q.collection("todos"), {"data": data}))
+            q.let(
+                {"user": _one("user_by_id", user_id)},
+                q.if_(
+                    q.is_null(q.var("user")),
+                    q.abort(USER_GONE),
+                    q.let(
+                        {"todo": q.create(q.collection("todos"), {"data": data})},
+                        q.do(
+                            _move_counters(q.var("user"), 1, 1 if is_completed else 0),
+                            q.var("todo"),
+                        ),
+                    ),
+                ),
+            )
         )
         return _todo(doc)
 
@@ -439,21 +561,33 @@ class FaunaStorage:
             changes["name"] = name
         if is_completed is not None:
             changes["is_completed"] = is_completed
+        update = q.update(q.select("ref", q.var("doc")), {"data": changes})
+        if is_completed is not None:  # the counters move when the todo changes sides
+            was = q.select(["data", "is_completed"], q.var("doc"))
+            update = q.let(
+                {"updated": update},
+                q.do(
+                    q.if_(
+                        q.equals(was, is_completed),
+                        None,
+                        _move_counters(_one("user_by_id", user_id), 0, 1 if is_completed else -1),
+                    ),
+                    q.var("updated"),
+                ),
+            )
         doc = await self._query(
             q.let(
                 {"doc": _owned_todo(user_id, todo_id)},
-                q.if_(
-                    q.is_null(q.var("doc")),
-                    None,
-                    q.update(q.select("ref", q.var("doc")), {"data": changes}),
-                ),
+                q.if_(q.is_null(q.var("doc")), None, update),
             )
         )
         return _todo(doc) if doc else None
 
     async def delete_todo(self, user_id: str, todo_id: str) -> bool:
         delete = q.delete(q.select("ref", q.var("doc")))
-        return bool(await self._query(_when_found(_owned_todo(user_id, todo_id), delete)))
+        done = q.if_(q.select(["data", "is_completed"], q.var("doc")), -1, 0)
+        move = _move_counters(_one("user_by_id", user_id), -1, done)
+        return bool(await self._query(_when_found(_owned_todo(user_id, todo_id), move, delete)))
 
     async def list_todos(
         self,
@@ -496,15 +630,16 @@ class FaunaStorage:
                     "docs": q.map_(
                         lambda entry: q.get(q.select(2, entry)), q.take(first + 1, rows)
                     ),
-                    "total": q.count(entries) if with_count else None,
+                    "total": _count_of(_user_counts(user_id), is_completed) if with_count else None,
                     "newer": earlier,
                 },
             )
         )
         todos = [_todo(doc) for doc in answer["docs"]]
+        total = answer.get("total")
         return Page(
             todos=todos[:first],
-            total_count=answer.get("total"),
+            total_count=(total or 0) if with_count else None,
             has_next_page=len(todos) > first,
             has_previous_page=bool(answer["newer"]),
         )
@@ -512,17 +647,16 @@ class FaunaStorage:
     async def count_todos(self, user_ids: Sequence[str]) -> list[TodoCounts]:
         counts = await self._query(
             q.map_(
-                lambda i: [
-                    q.count(q.match(q.index("todo_by_user_id"), i)),
-                    q.count(q.match(q.index("todos_by_user_completed_newest"), i, True)),
-                ],
+                _user_counts,
                 list(user_ids),
             )
         )
         return [TodoCounts(total, completed) for total, completed in counts]
 
     async def set_all_completed(self, user_id: str, is_completed: bool, now: datetime) -> int:
-        changed = await self._query(
+        changed = await self._counted(
+            user_id,
+            lambda n: (0, n if is_completed else q.subtract(0, n)),
             q.count(
                 q.map_(
                     lambda entry: q.update(
@@ -533,20 +667,42 @@ class FaunaStorage:
                         "data", _refs("todos_by_user_completed_newest", user_id, not is_completed)
                     ),
                 )
-            )
+            ),
         )
         return int(changed)
 
     async def clear_completed(self, user_id: str) -> int:
-        deleted = await self._query(
+        deleted = await self._counted(
+            user_id,
+            lambda n: (q.subtract(0, n), q.subtract(0, n)),
             q.count(
                 q.map_(
                     lambda entry: q.delete(q.select(2, entry)),
                     q.select("data", _refs("todos_by_user_completed_newest", user_id, True)),
                 )
-            )
+            ),
         )
         return int(deleted)
+
+    async def _counted(
+        self, user_id: str, deltas: Callable[[Any], tuple[Any, Any]], work: Any
+    ) -> Any:
+        """Run `work` (answering how many todos it changed) and move the user's counters
+        by `deltas` of that number, in one query."""
+        total, completed = deltas(q.var("n"))
+        return await self._query(
+            q.let(
+                {"n": work},
+                q.do(
+                    q.if_(
+                        q.equals(q.var("n"), 0),
+                        None,
+                        _move_counters(_one("user_by_id", user_id), total, completed),
+                    ),
+                    q.var("n"),
+                ),
+            )
+        )
 
 
 def _code(exc: FaunaError) -> str:
