@@ -232,3 +232,25 @@ async def test_inprocess_measures_both_queries_through_the_real_app() -> None:
     assert set(results) == {*QUERIES, BARE}
     for best, median in results.values():
         assert 0 < best <= median
+
+
+async def test_the_crowd_of_scenario_f_is_seeded_with_true_counters(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/crowd.db"
+    storage = open_storage(url)
+    await storage.migrate()
+    await storage.close()
+    big_id, bulk_id = await data.seed_crowd(url, "hash", 3_000, 500)
+    storage = open_storage(url)
+    try:
+        counts = await storage.count_todos([big_id, bulk_id])
+        assert [(c.total, c.completed) for c in counts] == [(3_000, 1_000), (500, 0)]
+        page = await storage.list_todos(big_id, 20, None, None)
+        assert (page.total_count, len(page.todos), page.has_next_page) == (3_000, 20, True)
+        assert page.todos[0].name == "Todo number 3000"  # the newest first
+        assert await storage.set_all_completed(bulk_id, True, datetime.now(UTC)) == 500
+        assert await storage.clear_completed(bulk_id) == 500
+    finally:
+        await storage.close()
+    call = read_call("f", GRAPHQL_APP)
+    assert call is not None and b"totalCount" in (call.body or b"")
+    assert read_call("f", BASELINE) is None
