@@ -3,7 +3,9 @@
 tests/js/apollo_client.mjs signs up, logs in through an auth link, pages
 through todos with relayStylePagination, creates, updates and deletes with
 the cache kept right, runs an automatic persisted query (hashed GET: a miss,
-then a hit) and a batch (BatchHttpLink). This test checks what it saw.
+then a hit) and a batch (BatchHttpLink); tests/js/apollo_bulk_events.mjs
+applies the bulk events to the cache with README's recipe. This test checks
+what they saw.
 """
 
 from __future__ import annotations
@@ -72,3 +74,39 @@ def test_batch_http_link_sends_one_request(report: dict[str, Any]) -> None:
     assert len(batch["requests"]) == 1
     assert batch["requests"][0]["batchSize"] == 3
     assert batch["results"] == [report["me"], 1, 5]
+
+
+@pytest.fixture(scope="module")
+def bulk_report(server: LiveServer) -> dict[str, Any]:
+    result: dict[str, Any] = run_node(
+        "apollo_bulk_events.mjs", f"{server.url}/graphql", uuid.uuid4().hex[:12]
+    )
+    return result
+
+
+def test_bulk_events_keep_the_cache_right_with_the_readme_recipe(
+    bulk_report: dict[str, Any],
+) -> None:
+    # Four todos and the probe that showed the subscription live; the first one done.
+    before = bulk_report["before"]
+    assert before["all"] == {"totalCount": 5, "completed": [False] * 4 + [True]}
+    assert before["open"]["totalCount"] == 4
+    # One BULK_UPDATED event for the four it changed, applied in place at once...
+    answer, event = bulk_report["bulkUpdated"]["answer"], bulk_report["bulkUpdated"]["event"]
+    assert answer == 4
+    assert (event["kind"], event["filter"], event["count"], event["todo"]) == (
+        "BULK_UPDATED",
+        {"__typename": "TodoEventFilter", "isCompleted": False},
+        4,
+        None,
+    )
+    assert bulk_report["inPlace"]["completed"] == [True] * 5
+    # ...then the refetched lists agree: nothing open any more.
+    assert bulk_report["afterBulkUpdate"]["all"] == {"totalCount": 5, "completed": [True] * 5}
+    assert bulk_report["afterBulkUpdate"]["open"] == {"totalCount": 0, "completed": []}
+    # One CLEARED event: the cached todos are evicted, the lists empty.
+    assert bulk_report["cleared"]["answer"] == 5
+    assert bulk_report["cleared"]["event"]["count"] == 5
+    assert bulk_report["afterClear"]["all"] == {"totalCount": 0, "completed": []}
+    assert bulk_report["todosLeftInCache"] == 0
+    assert bulk_report["events"] == ["CREATED", "BULK_UPDATED", "CLEARED"]
