@@ -45,6 +45,12 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start(kind: str, workdir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -117,8 +123,7 @@ class Slowloris:
         self._process = multiprocessing.Process(target=self._main, daemon=True)
 
     def _main(self) -> None:
-        if shutil.which("taskset"):
-            os.sched_setaffinity(0, {int(LOAD_CORE)})
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))  # on whichever core is free
         asyncio.run(self._run())
 
     @property
@@ -213,7 +218,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.hostile", description=__doc__)
     parser.add_argument("--server", choices=("graphql_app", "uvicorn"), default="graphql_app")
     parser.add_argument("--slow", type=int, default=1000, help="slow-header connections")
-    parser.add_argument("--seconds", type=float, default=15, help="of normal requests")
+    parser.add_argument("--seconds", type=float, default=20, help="of normal requests, each phase")
     parser.add_argument("--rate", type=float, default=50, help="normal requests per second")
     args = parser.parse_args()
     if shutil.which("taskset"):
@@ -222,7 +227,10 @@ def main() -> int:
         port = free_port()
         process = start(args.server, Path(tmp), port)
         try:
-            baseline, _ = latencies(port, 3, args.rate)
+            latencies(port, 1, args.rate)  # warm-up
+            cpu_before, clock = cpu_seconds(process.pid), time.monotonic()
+            baseline, _ = latencies(port, args.seconds, args.rate)
+            cpu_alone = (cpu_seconds(process.pid) - cpu_before) / (time.monotonic() - clock)
             before = rss_mb(process.pid)
             taken = header_flood(port, 40, 16)
             after = rss_mb(process.pid)
@@ -234,20 +242,22 @@ def main() -> int:
             )
             print(
                 f"alone: p50 {statistics.median(baseline):.1f} ms,"
-                f" p99 {percentile(baseline, 0.99):.1f} ms"
+                f" p99 {percentile(baseline, 0.99):.1f} ms; server CPU {cpu_alone:.0%}"
             )
             with Slowloris(port, args.slow) as slow:
                 deadline = time.monotonic() + 30
                 while slow.open < args.slow and time.monotonic() < deadline:
                     time.sleep(0.1)
                 opened = slow.open
+                cpu_before, clock = cpu_seconds(process.pid), time.monotonic()
                 times, failed = latencies(port, args.seconds, args.rate)
+                cpu_slow = (cpu_seconds(process.pid) - cpu_before) / (time.monotonic() - clock)
                 closed = slow.closed_by_server
             print(
                 f"with {opened} slow-header connections open: {len(times)} requests,"
                 f" {failed} failed, p50 {statistics.median(times):.1f} ms,"
                 f" p99 {percentile(times, 0.99):.1f} ms, max {max(times):.1f} ms;"
-                f" {closed} slow connections closed by the server"
+                f" server CPU {cpu_slow:.0%}; {closed} slow connections closed by the server"
             )
             print(f"server RSS at the end: {rss_mb(process.pid):.0f} MB")
         finally:
