@@ -28,6 +28,7 @@ from graphql_app.rate_limits import AuthRateLimits, ClientAddressMiddleware
 from graphql_app.schema import build_schema, query_limits
 from graphql_app.schema.context import Services
 from graphql_app.security.passwords import PasswordHasher
+from graphql_app.security.revocations import Revocations
 from graphql_app.security.tokens import TokenService
 from graphql_app.services import Clock, Deps, utc_now
 from graphql_app.settings import Settings, load_settings
@@ -52,18 +53,21 @@ def create_app(
         pool_size=settings.db_pool_size,
         query_timeout=settings.db_query_timeout,
     )
+    # Redis when REDIS_URL is set, so that every instance's subscribers see every change.
+    events = events or open_event_bus(settings.redis_url, key_prefix=settings.redis_key_prefix)
+    tokens = TokenService(
+        settings.secret_key,
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        settings.access_token_ttl,
+        settings.refresh_token_ttl,
+    )
     deps = Deps(
         storage=storage,
-        # Redis when REDIS_URL is set, so that every instance's subscribers see every change.
-        events=events or open_event_bus(settings.redis_url, key_prefix=settings.redis_key_prefix),
+        events=events,
         passwords=PasswordHasher(settings.bcrypt_rounds, settings.password_hash_threads),
-        tokens=TokenService(
-            settings.secret_key,
-            settings.jwt_issuer,
-            settings.jwt_audience,
-            settings.access_token_ttl,
-            settings.refresh_token_ttl,
-        ),
+        tokens=tokens,
+        revocations=Revocations(storage, events, tokens.access_ttl, clock),
         clock=clock,
         rate_limits=AuthRateLimits(
             settings.auth_rate_limit,
@@ -113,6 +117,11 @@ def create_app(
         gc.freeze()
         drain.install()
         listener = start_metrics_listener(metrics, settings.metrics_listener)
+        # Learn the recent revocations before the first request (else that request does).
+        try:
+            await deps.revocations.ready()
+        except ServiceUnavailable:
+            log.warning("could not read token revocations at start-up; retrying per request")
         try:
             yield
         finally:

@@ -1,8 +1,9 @@
-"""The event bus behind the `todoEvents` subscription.
+"""The event bus behind the `todoEvents` subscription, and the revocation feed.
 
 In-process by default; with REDIS_URL a Redis-backed bus (same interface,
 graphql_app/events_redis.py, imported only then) lets every instance's
-subscribers see the changes made on any instance.
+subscribers see the changes made on any instance, and every instance learn
+the access-token revocations made on any other (security/revocations.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from typing import Protocol
 
 from graphql_app.errors import AppError, ServiceUnavailable
 from graphql_app.models import TodoEvent
+
+OnRevoked = Callable[[str, float], None]
+"""Called with (user id, cutoff in epoch seconds) for each revocation published."""
+OnLost = Callable[[], None]
+"""Called when a revocation watch breaks: revocations may have been missed."""
 
 QUEUE_LIMIT = 1000
 FELL_BEHIND = "Live updates fell behind; subscribe again"
@@ -88,6 +94,16 @@ class EventBus(Protocol):
         Raises ServiceUnavailable when the bus cannot subscribe.
         """
 
+    async def publish_revocation(self, user_id: str, cutoff: float) -> None:
+        """Tell every instance's watchers; ServiceUnavailable when the bus cannot."""
+
+    async def watch_revocations(self, on_revoked: OnRevoked, on_lost: OnLost) -> bool:
+        """Call `on_revoked` for every revocation published from now on, on any instance.
+
+        True once watching; False (logged) when the feed is unavailable. After
+        a True, `on_lost` is called if the watch breaks; watch again then.
+        """
+
     async def close(self) -> None:
         """End every stream and release connections."""
 
@@ -97,6 +113,7 @@ class InProcessEventBus:
 
     def __init__(self) -> None:
         self._streams: defaultdict[str, set[EventStream]] = defaultdict(set)
+        self._revocation_watchers: list[OnRevoked] = []
 
     async def publish(self, event: TodoEvent) -> None:
         for stream in list(self._streams.get(event.user_id, ())):
@@ -114,7 +131,17 @@ class InProcessEventBus:
             if not streams:
                 del self._streams[stream.user_id]
 
+    async def publish_revocation(self, user_id: str, cutoff: float) -> None:
+        for on_revoked in list(self._revocation_watchers):
+            on_revoked(user_id, cutoff)
+
+    async def watch_revocations(self, on_revoked: OnRevoked, on_lost: OnLost) -> bool:
+        if on_revoked not in self._revocation_watchers:
+            self._revocation_watchers.append(on_revoked)
+        return True
+
     async def close(self) -> None:
+        self._revocation_watchers.clear()
         for streams in self._streams.values():
             for stream in streams:
                 stream.end()

@@ -8,11 +8,16 @@ Each process holds one pub/sub connection, shared by all its subscribers: a
 channel is subscribed while at least one local subscriber of that user
 exists, and one reader task fans the messages out to the local streams.
 
-Outages: publishing logs and gives up (the mutation has happened; it must
-not fail). When the pub/sub connection breaks, every live stream ends with
-SERVICE_UNAVAILABLE instead of resuming silently: events published during
-the outage are lost, and a client told its stream ended knows to subscribe
-again and refetch. Nothing connects before the first publish or subscribe.
+Access-token revocations travel on one channel (`<prefix>:token-revocations`)
+that every instance watches (security/revocations.py).
+
+Outages: publishing an event logs and gives up (the mutation has happened;
+it must not fail); publishing a revocation raises SERVICE_UNAVAILABLE, as the
+other instances would otherwise go on accepting the revoked tokens. When the
+pub/sub connection breaks, every live stream ends with SERVICE_UNAVAILABLE
+instead of resuming silently: events published during the outage are lost,
+and a client told its stream ended knows to subscribe again and refetch.
+Nothing connects before the first publish or subscribe.
 """
 
 from __future__ import annotations
@@ -32,12 +37,13 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from graphql_app.errors import ServiceUnavailable
-from graphql_app.events import EventStream
+from graphql_app.events import EventStream, OnLost, OnRevoked
 from graphql_app.models import Todo, TodoEvent, TodoEventKind
 
 log = logging.getLogger("graphql_app.events")
 
 LIVE_UPDATES_DOWN = "Live updates are unavailable; subscribe again shortly"
+REVOCATION_NOT_SENT = "Could not tell every server about the revocation; try again shortly"
 TIMEOUT_SECONDS = 2.0
 OUTAGES = (RedisError, OSError)
 
@@ -107,6 +113,9 @@ class RedisEventBus:
     ) -> None:
         self._url = url
         self._channel_prefix = f"{key_prefix}:todo-events:"
+        self._revocation_channel = f"{key_prefix}:token-revocations"
+        self._revocation_watchers: list[tuple[OnRevoked, OnLost]] = []
+        self._watching_revocations = False
         self._confirm_timeout = confirm_timeout
         self._publisher: Redis | None = None
         self._listener: Redis | None = None
@@ -146,6 +155,38 @@ class RedisEventBus:
                 type(exc).__name__,
                 event.kind.value,
             )
+
+    async def publish_revocation(self, user_id: str, cutoff: float) -> None:
+        if self._publisher is None:
+            self._publisher = self._client(retries=1)
+        message = json.dumps({"user_id": user_id, "cutoff": cutoff}, separators=(",", ":"))
+        try:
+            await self._publisher.publish(self._revocation_channel, message)
+        except OUTAGES as exc:
+            log.warning("Redis publish of a token revocation failed (%s)", type(exc).__name__)
+            raise ServiceUnavailable(REVOCATION_NOT_SENT) from None
+
+    async def watch_revocations(self, on_revoked: OnRevoked, on_lost: OnLost) -> bool:
+        channel = self._revocation_channel
+        try:
+            async with self._lock:
+                if all(watcher is not on_revoked for watcher, _ in self._revocation_watchers):
+                    self._revocation_watchers.append((on_revoked, on_lost))
+                if self._watching_revocations:
+                    return True
+                await self._subscribe_channel(channel)
+                confirmed = self._confirmed[channel]
+            async with asyncio.timeout(self._confirm_timeout):
+                await confirmed.wait()
+        except (*OUTAGES, TimeoutError) as exc:
+            log.warning("the Redis revocation feed is unavailable (%s)", type(exc).__name__)
+            if isinstance(exc, OUTAGES) and self._pubsub is not None:
+                await self._reset(self._pubsub)  # its connection is broken
+            return False
+        async with self._lock:
+            # A reset while we waited clears the confirmation: not watching after all.
+            self._watching_revocations = channel in self._confirmed
+            return self._watching_revocations
 
     async def subscribe(self, user_id: str) -> EventStream:
         stream = EventStream(user_id, self._release)
@@ -242,6 +283,15 @@ class RedisEventBus:
                 confirmed = self._confirmed.get(channel)
                 if confirmed is not None:
                     confirmed.set()
+        elif message["type"] == "message" and channel == self._revocation_channel:
+            try:
+                revocation = json.loads(message["data"])
+                user_id, cutoff = str(revocation["user_id"]), float(revocation["cutoff"])
+            except (ValueError, KeyError, TypeError):
+                log.warning("ignored a malformed message on the token-revocations channel")
+                return
+            for on_revoked, _ in list(self._revocation_watchers):
+                on_revoked(user_id, cutoff)
         elif message["type"] == "message":
             try:
                 event = decode_event(message["data"])
@@ -264,10 +314,16 @@ class RedisEventBus:
                 self._pubsub = None
             for stream in streams:
                 stream.end(ServiceUnavailable(LIVE_UPDATES_DOWN))
+            lost = self._revocation_watchers if self._watching_revocations else []
+            self._watching_revocations = False
+        for _, on_lost in lost:
+            on_lost()
         with contextlib.suppress(*OUTAGES):
             await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
+        self._revocation_watchers.clear()
+        self._watching_revocations = False
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.cancel()

@@ -18,7 +18,7 @@ from graphql_app.errors import AuthReason
 from tests.conftest import TEST_SECRET, Clock
 from tests.graphql_client import LOG_IN, PASSWORD, GraphQLClient, Result, sign_up
 from tests.live_server import LiveServer, live_server
-from tests.ws_client import LEGACY_WS, PROTOCOLS, connect
+from tests.ws_client import LEGACY_WS, PROTOCOLS, authenticated, connect, until_live
 
 ME = "{ me { id } }"
 DELETE_ACCOUNT = "mutation D($p: String!) { deleteAccount(password: $p) }"
@@ -167,3 +167,47 @@ async def test_connection_init_refusals_carry_the_reason(
             assert await ws.closed() == (4403, reason.value)
     finally:
         await ws.close()
+
+
+EVENTS = "subscription { todoEvents { kind todoId } }"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_revoked_token_ends_its_subscription_and_connection(
+    server: LiveServer, protocol: str
+) -> None:
+    """No event reaches a subscription whose token was revoked since; nor does the
+    connection (authorised once, by that token) run anything more."""
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        gql = GraphQLClient(http)
+        ada = await sign_up(gql, f"ws-revoked-{protocol}@example.com")
+        ws = await authenticated(server.ws_url, ada.token, protocol)
+        try:
+            op_id = await ws.subscribe(EVENTS)
+            await until_live(ws, lambda: probe(gql, ada.token))
+            assert (await gql("mutation { logOutEverywhere }", token=ada.token)).ok()
+            fresh = (await gql(LOG_IN, {"input": {"email": ada.email, "password": PASSWORD}})).ok()[
+                "logIn"
+            ]["token"]
+            await probe(gql, fresh)  # an event the revoked subscription must not deliver
+            ended = await ws.operation_message()
+            assert (ended.kind, ended.id) == ("next", op_id), ended
+            assert [e["extensions"] for e in ended.payload["errors"]] == [
+                {"code": "UNAUTHENTICATED", "reason": "TOKEN_REVOKED"}
+            ]
+            assert ended.payload.get("data") is None
+            assert (await ws.operation_message()).kind == "complete"
+            again = await ws.subscribe(EVENTS)
+            refused = await ws.operation_message()
+            assert refused.id == again and refused.kind in ("error", "next"), refused
+            errors = refused.payload if refused.kind == "error" else refused.payload["errors"]
+            errors = errors if isinstance(errors, list) else [errors]
+            assert [e["extensions"]["reason"] for e in errors] == ["TOKEN_REVOKED"]
+        finally:
+            await ws.close()
+
+
+async def probe(gql: GraphQLClient, token: str) -> str:
+    result = await gql('mutation { createTodo(input: {name: "probe"}) { id } }', token=token)
+    return str(result.ok()["createTodo"]["id"])

@@ -7,6 +7,7 @@ its own Redis key prefix (its keys deleted afterwards).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -46,12 +47,9 @@ async def database_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def instances(
-    tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_prefix: str
-) -> Iterator[tuple[LiveServer, LiveServer]]:
-    """Instances A and B, sharing the database and Redis; A migrates first."""
-    workdir = tmp_path_factory.mktemp("scale-out")
-    env = {
+def instance_env(database_url: str, redis_prefix: str) -> dict[str, str]:
+    """The environment every instance of a test shares."""
+    return {
         "DATABASE_URL": database_url,
         "REDIS_URL": REDIS_URL,
         "REDIS_KEY_PREFIX": redis_prefix,
@@ -60,6 +58,15 @@ def instances(
         "AUTH_RATE_LIMIT": f"{ADDRESS_LIMIT}/minute",
         "LOGIN_ACCOUNT_RATE_LIMIT": f"{ACCOUNT_LIMIT}/15 minutes",
     }
+
+
+@pytest.fixture
+def instances(
+    tmp_path_factory: pytest.TempPathFactory, instance_env: dict[str, str]
+) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Instances A and B, sharing the database and Redis; A migrates first."""
+    workdir = tmp_path_factory.mktemp("scale-out")
+    env = instance_env
     with (
         live_server(workdir, env) as a,
         live_server(workdir, env, run_migrate=False) as b,
@@ -152,3 +159,55 @@ async def test_rate_limits_are_shared_by_the_instances(
         assert (await on_a(LOG_IN, other)).codes == ["UNAUTHENTICATED"]
         over = await on_b(LOG_IN, other)
         assert over.codes == ["RATE_LIMITED"]
+
+
+ME = "{ me { id } }"
+REVOKING = {
+    "changePassword": (
+        "mutation C($p: String!) { changePassword(currentPassword: $p, newPassword: "
+        '"another long passphrase") }'
+    ),
+    "deleteAccount": "mutation D($p: String!) { deleteAccount(password: $p) }",
+    "logOutEverywhere": "mutation { logOutEverywhere }",
+}
+
+
+async def until_revoked(gql: GraphQLClient, token: str, attempts: int = 100) -> int:
+    """Ask `me` every 20 ms until the token is refused as revoked; the tries it took."""
+    for attempt in range(1, attempts + 1):
+        result = await gql(ME, token=token)
+        if [e["extensions"].get("reason") for e in result.errors] == ["TOKEN_REVOKED"]:
+            return attempt
+        assert result.ok()
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the token was still accepted after {attempts} tries")
+
+
+async def test_a_revocation_on_one_instance_refuses_the_token_on_every_instance(
+    instances: tuple[LiveServer, LiveServer],
+    instance_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    a, b = instances
+    revoked_tokens = []
+    async with clients(a, b) as (on_a, on_b):
+        for mutation, query in REVOKING.items():
+            email = f"{mutation.lower()}@example.com"
+            ada = await sign_up(on_a, email)
+            log_in = {"i": {"email": email, "password": PASSWORD}}
+            phone = (await on_b(LOG_IN, log_in)).ok()["logIn"]["token"]
+            for gql, token in [(on_a, ada.token), (on_b, ada.token), (on_b, phone)]:
+                assert (await gql(ME, token=token)).ok() == {"me": {"id": ada.id}}
+            variables = None if mutation == "logOutEverywhere" else {"p": PASSWORD}
+            assert (await on_a(query, variables, token=ada.token)).ok() == {mutation: True}
+            # A refuses at once (it applied the revocation before answering); B as soon
+            # as Redis delivers it: pushed, not polled (bounded so that load cannot flake it).
+            assert await until_revoked(on_a, phone, attempts=1) == 1
+            await until_revoked(on_b, ada.token)
+            await until_revoked(on_b, phone)
+            revoked_tokens += [ada.token, phone]
+    # An instance started after the revocations reads them from storage.
+    with live_server(tmp_path_factory.mktemp("late"), instance_env, run_migrate=False) as late:
+        async with clients(late) as (on_late,):
+            for token in revoked_tokens:
+                assert await until_revoked(on_late, token, attempts=1) == 1

@@ -71,11 +71,11 @@ class GraphQLView(HTTPGraphQLView):
             response=response,
         )
         if isinstance(request, Request):
-            context.authenticate(request.headers.get("authorization"))
+            await context.authenticate(request.headers.get("authorization"))
         return context
 
     async def on_ws_connect(self, context: Context) -> None:
-        refusal = context.authenticate_connection()
+        refusal = await context.authenticate_connection()
         if refusal is not None:
             # graphql-ws (legacy) sends this payload as its connection_error;
             # graphql-transport-ws closes with 4403 and the reason (websocket.py).

@@ -24,7 +24,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
-from graphql_app.errors import AuthReason
+from graphql_app.errors import AuthReason, Unauthenticated
 from graphql_app.schema.context import Context
 from graphql_app.schema.subscriptions import seconds_left
 
@@ -47,12 +47,13 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             # Strawberry refuses with 4403 "Forbidden"; the same code with the reason
             # lets a client tell an expired token (refresh) from a bad one (log in).
             self.context.connection_params = payload
-            refusal = self.context.authenticate_connection()
+            refusal = await self.context.authenticate_connection()
             if refusal is not None:
                 self.connection_init_received = True
                 if self.connection_init_timeout_task:
                     self.connection_init_timeout_task.cancel()
-                await self.websocket.close(FORBIDDEN_CLOSE, refusal.reason.value)
+                reason = refusal.reason if isinstance(refusal, Unauthenticated) else refusal.code
+                await self.websocket.close(FORBIDDEN_CLOSE, reason)
                 return
         await super().handle_connection_init(message)
         if self.connection_acknowledged and not self._watchers:

@@ -48,7 +48,10 @@ class Mutation:
         return await info.context.services.accounts.log_out(refresh_token)
 
     @strawberry.mutation(
-        description="Change the password; every refresh token of the user is revoked."
+        description=(
+            "Change the password. Every access and refresh token of the user issued "
+            "before it stops working (TOKEN_REVOKED), on every server: log in again."
+        )
     )
     async def change_password(
         self, info: Info[Context, None], current_password: str, new_password: str
@@ -58,10 +61,25 @@ class Mutation:
             user_id, current_password, new_password
         )
 
-    @strawberry.mutation(description="Delete the caller's account and all of its todos.")
+    @strawberry.mutation(
+        description=(
+            "Delete the caller's account and all of its todos; its tokens stop working "
+            "(TOKEN_REVOKED)."
+        )
+    )
     async def delete_account(self, info: Info[Context, None], password: str) -> bool:
         user_id = info.context.require_user_id()
         return await info.context.services.accounts.delete_account(user_id, password)
+
+    @strawberry.mutation(
+        description=(
+            "Log out on every device: every access and refresh token of the caller issued "
+            "until now stops working (TOKEN_REVOKED), on every server."
+        )
+    )
+    async def log_out_everywhere(self, info: Info[Context, None]) -> bool:
+        user_id = info.context.require_user_id()
+        return await info.context.services.accounts.log_out_everywhere(user_id)
 
     @strawberry.mutation
     async def create_todo(self, info: Info[Context, None], input: CreateTodoInput) -> TodoType:

@@ -4,7 +4,8 @@ A subscription lives as long as the access token it was authorised with.
 When the token expires, the subscription ends with an UNAUTHENTICATED error
 (graphql-ws, SSE) or its connection closes with 4403 (graphql-transport-ws,
 graphql_app/http/websocket.py); the client refreshes its token and
-subscribes again. An event that arrives after expiry is never delivered.
+subscribes again. An event that arrives after expiry is never delivered; nor
+one after the token is revoked: the subscription ends with TOKEN_REVOKED.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ def seconds_left(context: Context) -> float | None:
 
 
 def check_token(context: Context) -> None:
-    """UNAUTHENTICATED once the access token the subscription rests on has expired."""
+    """UNAUTHENTICATED once the access token the subscription rests on has expired
+    (TOKEN_EXPIRED) or been revoked (TOKEN_REVOKED)."""
+    context.require_user_id()
     left = seconds_left(context)
     if left is not None and left <= 0:
         raise Unauthenticated(EXPIRED_MESSAGE, AuthReason.TOKEN_EXPIRED)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ _REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud", "jti", "typ"]
 class AccessClaims:
     user_id: str
     expires_at: datetime
+    issued_at: float
+    """Seconds since the epoch, to the microsecond: revocations compare against it."""
 
 
 class TokenError(Exception):
@@ -49,7 +52,9 @@ class TokenService:
         expires_at = now + self.access_ttl
         claims = {
             "sub": user_id,
-            "iat": int(now.timestamp()),
+            # Fractional (RFC 7519 allows it): a token issued just after a revocation,
+            # in the same second, must not fall under it (security/revocations.py).
+            "iat": now.timestamp(),
             "exp": int(expires_at.timestamp()),
             "iss": self.issuer,
             "aud": self.audience,
@@ -68,9 +73,11 @@ class TokenService:
             raise TokenError("issued in the future")
         if exp <= now.timestamp():
             raise TokenExpired("expired")
-        return AccessClaims(user_id=subject, expires_at=datetime.fromtimestamp(exp, now.tzinfo))
+        return AccessClaims(
+            user_id=subject, expires_at=datetime.fromtimestamp(exp, now.tzinfo), issued_at=iat
+        )
 
-    def _verify(self, token: str) -> tuple[str, int, int]:
+    def _verify(self, token: str) -> tuple[str, int, float]:
         """Subject, exp and iat of a token whose signature and fixed claims check out."""
         try:
             claims = jwt.decode(
@@ -84,11 +91,11 @@ class TokenService:
         except jwt.PyJWTError as exc:
             raise TokenError(str(exc)) from None
         exp, iat, sub = claims["exp"], claims["iat"], claims["sub"]
-        if not isinstance(exp, int) or not isinstance(iat, int):
+        if not isinstance(exp, int) or not _finite_number(iat):
             raise TokenError("bad time claims")
         if claims["typ"] != "access" or not isinstance(sub, str) or not sub:
             raise TokenError("not an access token")
-        return sub, exp, iat
+        return sub, exp, float(iat)
 
 
 def new_refresh_token() -> str:
@@ -104,3 +111,7 @@ def hash_refresh_token(token: str) -> str:
 
 def new_family_id() -> str:
     return uuid.uuid4().hex
+
+
+def _finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from graphql_app.events import EventBus
 from graphql_app.rate_limits import AuthRateLimits
 from graphql_app.security.passwords import PasswordHasher
+from graphql_app.security.revocations import Revocations
 from graphql_app.security.tokens import TokenService
 from graphql_app.storage import Storage
 
@@ -27,5 +28,6 @@ class Deps:
     events: EventBus
     passwords: PasswordHasher
     tokens: TokenService
+    revocations: Revocations
     clock: Clock = utc_now
     rate_limits: AuthRateLimits = field(default_factory=AuthRateLimits.disabled)

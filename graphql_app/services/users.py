@@ -114,6 +114,9 @@ class AccountService:
         if not await self.deps.passwords.verify(password, user.password_hash):
             raise BadUserInput({argument: "Password is incorrect"})
 
+    # Each of these revokes the user's tokens first: should the change itself then
+    # fail, the tokens are gone for nothing, never left alive after it.
+
     async def change_password(self, user_id: str, current: str, new: str) -> bool:
         problems = Problems()
         check_password(problems, "newPassword", new)
@@ -121,6 +124,7 @@ class AccountService:
         await self._check_password(user_id, current, "currentPassword")
         password_hash = await self.deps.passwords.hash(new)
         write_begins()
+        await self.deps.revocations.revoke(user_id)
         if not await self.deps.storage.set_password(user_id, password_hash, self.deps.clock()):
             raise UserGone()
         return True
@@ -128,6 +132,13 @@ class AccountService:
     async def delete_account(self, user_id: str, password: str) -> bool:
         await self._check_password(user_id, password, "password")
         write_begins()
+        await self.deps.revocations.revoke(user_id)
         if not await self.deps.storage.delete_user(user_id):
             raise UserGone()
+        return True
+
+    async def log_out_everywhere(self, user_id: str) -> bool:
+        """Revoke every access and refresh token of the user, on every instance."""
+        write_begins()
+        await self.deps.revocations.revoke(user_id)
         return True

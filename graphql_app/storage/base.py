@@ -84,6 +84,16 @@ class Storage(Protocol):
     async def revoke_session(self, token_hash: str, now: datetime) -> bool:
         """Revoke one live refresh token; False when it was not live."""
 
+    # -- access-token revocations (security/revocations.py) -----------------
+
+    async def revoke_tokens(self, user_id: str, now: datetime, keep_since: datetime) -> None:
+        """Record that the user's access tokens issued before `now` are revoked, and
+        revoke every refresh token of the user; forget revocations older than
+        `keep_since`. The user need not exist (a deleted account's revocation stays)."""
+
+    async def recent_revocations(self, since: datetime) -> list[tuple[str, datetime]]:
+        """(user id, revoked at) of every revocation at or after `since`."""
+
     # -- todos --------------------------------------------------------------
 
     async def create_todo(self, user_id: str, name: str, is_completed: bool, now: datetime) -> Todo:

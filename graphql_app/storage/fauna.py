@@ -49,7 +49,7 @@ with warnings.catch_warnings():
 ALL = 100_000  # Fauna's maximum page size: "every row" for per-user sets
 USER_GONE = "user gone"
 
-COLLECTIONS = ("users", "todos", "sessions")
+COLLECTIONS = ("users", "todos", "sessions", "token_revocations")
 # name -> (source collection, terms, values, unique). The first four are the seed's.
 NEWEST_FIRST: list[dict[str, Any]] = [
     {"field": ["data", "created_at"], "reverse": True},
@@ -66,6 +66,13 @@ INDEXES: dict[str, tuple[str, list[str], list[dict[str, Any]] | None, bool]] = {
     "session_by_token_hash": ("sessions", ["token_hash"], None, True),
     "sessions_by_user": ("sessions", ["user_id"], None, False),
     "sessions_by_family": ("sessions", ["family_id"], None, False),
+    # Access-token revocations, oldest first: ranges by time (security/revocations.py).
+    "token_revocations_by_time": (
+        "token_revocations",
+        [],
+        [{"field": ["data", "revoked_at"]}, {"field": ["data", "user_id"]}, {"field": ["ref"]}],
+        False,
+    ),
 }
 
 
@@ -429,6 +436,28 @@ class FaunaStorage:
             q.delete(q.select("ref", q.var("doc"))),
         )
         return bool(await self._query(_when_found(_one("user_by_id", user_id), *cascade)))
+
+    async def revoke_tokens(self, user_id: str, now: datetime, keep_since: datetime) -> None:
+        at = to_micros(now)
+        by_time = q.match(q.index("token_revocations_by_time"))
+        # Range bounds are inclusive: stop one microsecond before keep_since.
+        old = q.paginate(q.range(by_time, [], [to_micros(keep_since) - 1]), size=ALL)
+        await self._query(
+            q.do(
+                q.foreach(q.lambda_("row", q.delete(q.select(2, q.var("row")))), old),
+                q.create(
+                    q.collection("token_revocations"),
+                    {"data": {"user_id": user_id, "revoked_at": at}},
+                ),
+                _revoke_all("sessions_by_user", user_id, at),
+                None,
+            )
+        )
+
+    async def recent_revocations(self, since: datetime) -> list[tuple[str, datetime]]:
+        by_time = q.match(q.index("token_revocations_by_time"))
+        page = await self._query(q.paginate(q.range(by_time, [to_micros(since)], []), size=ALL))
+        return [(str(row[1]), from_micros(row[0])) for row in page["data"]]
 
     async def create_session(self, user_id: str, session: NewSession, now: datetime) -> None:
         create = q.create(

@@ -361,6 +361,26 @@ class PostgresStorage:
         # todos and sessions go with the user: ON DELETE CASCADE.
         return await self._command("DELETE FROM users WHERE id = $1", user_id) == 1
 
+    async def revoke_tokens(self, user_id: str, now: datetime, keep_since: datetime) -> None:
+        if not _storable(user_id):
+            return  # no token names such a user: ids are made here
+        # One statement, so one transaction; the user may be gone (its revocation stays).
+        await self._query(
+            "WITH old AS (DELETE FROM token_revocations WHERE revoked_at < $3), "
+            "r AS (INSERT INTO token_revocations (user_id, revoked_at) VALUES ($1, $2)), "
+            "s AS (UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL) "
+            "SELECT 1",
+            user_id,
+            now,
+            keep_since,
+        )
+
+    async def recent_revocations(self, since: datetime) -> list[tuple[str, datetime]]:
+        rows = await self._query(
+            "SELECT user_id, revoked_at FROM token_revocations WHERE revoked_at >= $1", since
+        )
+        return [(row[0], row[1]) for row in rows]
+
     async def create_session(self, user_id: str, session: NewSession, now: datetime) -> None:
         if not _storable(user_id):
             raise UserGone()

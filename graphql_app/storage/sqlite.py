@@ -317,6 +317,30 @@ class SQLiteStorage:
 
         return await self._write(work)
 
+    async def revoke_tokens(self, user_id: str, now: datetime, keep_since: datetime) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            at = to_micros(now)
+            self._exec(
+                conn,
+                "DELETE FROM token_revocations WHERE revoked_at < ?",
+                (to_micros(keep_since),),
+            )
+            self._exec(conn, "INSERT INTO token_revocations VALUES (?, ?)", (user_id, at))
+            self._exec(
+                conn,
+                "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+                (at, user_id),
+            )
+
+        await self._write(work)
+
+    async def recent_revocations(self, since: datetime) -> list[tuple[str, datetime]]:
+        rows = self._read(
+            "SELECT user_id, revoked_at FROM token_revocations WHERE revoked_at >= ?",
+            (to_micros(since),),
+        )
+        return [(row[0], from_micros(row[1])) for row in rows]
+
     async def create_session(self, user_id: str, session: NewSession, now: datetime) -> None:
         await self._write(lambda conn: self._insert_session(conn, user_id, session, now))
 

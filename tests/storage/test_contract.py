@@ -250,6 +250,50 @@ async def test_delete_missing_user_is_false(storage: Storage) -> None:
     assert await storage.delete_user(uuid.uuid4().hex) is False
 
 
+# -- access-token revocations ---------------------------------------------------
+
+
+async def test_revoke_tokens_records_the_time_and_revokes_every_session(
+    storage: Storage, tick: Ticks
+) -> None:
+    ada, first = await sign_up(storage, tick, "ada")
+    second = new_session(tick() + DAY)
+    await storage.create_session(ada.id, second, tick())
+    _, bobs = await sign_up(storage, tick, "bob")
+    start = tick()
+    at = tick()
+
+    await storage.revoke_tokens(ada.id, at, keep_since=start)
+
+    assert await storage.recent_revocations(start) == [(ada.id, at)]
+    assert await storage.recent_revocations(at) == [(ada.id, at)]  # at or after
+    assert await storage.recent_revocations(at + MICROSECOND) == []
+    now = tick()
+    assert not await is_live(storage, first, now)
+    assert not await is_live(storage, second, now)
+    assert await is_live(storage, bobs, now)  # nobody else's
+    assert await storage.get_users([ada.id]) == [ada]  # the account itself stays
+
+
+async def test_revocations_outlive_the_account_and_expire_with_keep_since(
+    storage: Storage, tick: Ticks
+) -> None:
+    ada, _ = await sign_up(storage, tick, "ada")
+    first = tick()
+    await storage.revoke_tokens(ada.id, first, keep_since=first - DAY)
+    assert await storage.delete_user(ada.id) is True
+    gone = uuid.uuid4().hex  # no such user: recorded all the same
+    second = tick()
+    await storage.revoke_tokens(gone, second, keep_since=first)
+    assert sorted(await storage.recent_revocations(first - DAY)) == sorted(
+        [(ada.id, first), (gone, second)]
+    )
+    # A later revocation forgets those older than its keep_since, and only those.
+    third = tick()
+    await storage.revoke_tokens(gone, third, keep_since=second)
+    assert sorted(await storage.recent_revocations(first - DAY)) == [(gone, second), (gone, third)]
+
+
 # -- sessions -------------------------------------------------------------------
 
 
