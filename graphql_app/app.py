@@ -117,11 +117,7 @@ def create_app(
         gc.freeze()
         drain.install()
         listener = start_metrics_listener(metrics, settings.metrics_listener)
-        # Learn the recent revocations before the first request (else that request does).
-        try:
-            await deps.revocations.ready()
-        except ServiceUnavailable:
-            log.warning("could not read token revocations at start-up; retrying per request")
+        await deps.revocations.warm_up()
         try:
             yield
         finally:

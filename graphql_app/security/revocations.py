@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from graphql_app.errors import ServiceUnavailable
 from graphql_app.events import EventBus
 from graphql_app.storage import Storage
 
@@ -79,6 +80,13 @@ class Revocations:
                 self.apply(user_id, at.timestamp())
             self._loaded_at = time.monotonic()
             self._live = live
+
+    async def warm_up(self) -> None:
+        """At start-up: be ready before the first request (else that request reads)."""
+        try:
+            await self.ready()
+        except ServiceUnavailable:
+            log.warning("could not read token revocations at start-up; retrying per request")
 
     async def revoke(self, user_id: str) -> None:
         """Revoke every access and refresh token of `user_id` issued until now, on every
