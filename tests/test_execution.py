@@ -168,6 +168,13 @@ SCRIPT: list[tuple[str, str, Callable[[dict[str, Any]], dict[str, Any] | None]]]
         CHANGE,
         lambda s: {"c": PASSWORD, "n": "a new password"},
     ),
+    # The change revoked the token (TOKEN_REVOKED): log in with the new password.
+    ("user", "{ me { id } }", lambda s: None),
+    (
+        "anon",
+        LOG_IN,
+        lambda s: {"i": {"email": "ada@example.com", "password": "a new password"}},
+    ),
     (
         "user",
         "mutation D($p: String!) { deleteAccount(password: $p) }",
