@@ -72,6 +72,7 @@ def create_app(
         rate_limits=AuthRateLimits(
             settings.auth_rate_limit,
             settings.login_account_rate_limit,
+            per_account_ceiling=settings.login_account_ceiling,
             redis_url=settings.redis_url,
             key_prefix=settings.redis_key_prefix,
         ),

@@ -3,8 +3,14 @@
 - AUTH_RATE_LIMIT: every logIn, createUser and refreshToken operation from
   one client IP (one budget for the three).
 - LOGIN_ACCOUNT_RATE_LIMIT: failed logIns per account (normalised email,
-  stored only as a hash); once spent, even the right password is refused
-  until the window moves on, which is what stops password guessing.
+  stored only as a hash) and client IP; once spent, even the right password
+  is refused from that IP until the window moves on, which is what stops
+  password guessing. Counted per IP so that one attacker's failures cannot
+  lock the owner out: the owner's right password from another IP gets in.
+- LOGIN_ACCOUNT_CEILING: failed logIns per account across every IP; once
+  spent, every log-in to the account is refused, so guessing spread over
+  many addresses is capped too (at the price of locking the owner out while
+  such an attack lasts).
 
 Counting happens per operation in the services, so aliases and batched
 operations each count. The store is process memory, or Redis when REDIS_URL
@@ -69,7 +75,7 @@ async def _run(
     limiter: MovingWindowRateLimiter,
     operation: Literal["hit", "test"],
     item: RateLimitItem,
-    ids: tuple[str, str],
+    ids: tuple[str, ...],
 ) -> bool:
     if operation == "hit":
         return await limiter.hit(item, *ids)
@@ -95,15 +101,19 @@ class AuthRateLimits:
         per_ip: str,
         per_account: str,
         *,
+        per_account_ceiling: str = "",
         redis_url: str = "",
         key_prefix: str = "graphql_app",
     ) -> None:
         self.per_ip: list[RateLimitItem] = parse_many(per_ip) if per_ip else []
         self.per_account: list[RateLimitItem] = parse_many(per_account) if per_account else []
+        self.per_account_ceiling: list[RateLimitItem] = (
+            parse_many(per_account_ceiling) if per_account_ceiling else []
+        )
         self._fallback = MovingWindowRateLimiter(MemoryStorage())
         self._shared: MovingWindowRateLimiter | None = None
         self._pool: Any = None
-        if redis_url and (self.per_ip or self.per_account):
+        if redis_url and (self.per_ip or self.per_account or self.per_account_ceiling):
             from redis.asyncio import ConnectionPool
 
             # Our own pool (limits' storage has no close) so that close() releases it.
@@ -132,21 +142,30 @@ class AuthRateLimits:
             if not await self._call("hit", item, ids):
                 raise RateLimited(await self._retry_after(item, ids))
 
+    def _account_budgets(self, email: str) -> list[tuple[list[RateLimitItem], tuple[str, ...]]]:
+        """The failed-log-in budgets of an account: this client's, and everyone's."""
+        account = _account_key(email)
+        return [
+            (self.per_account, ("login-account-ip", account, current_client_ip())),
+            (self.per_account_ceiling, ("login-account", account)),
+        ]
+
     async def check_account(self, email: str) -> None:
-        """RATE_LIMITED when this account has no failed log-ins left in its window."""
-        ids = ("login-account", _account_key(email))
-        for item in self.per_account:
-            if not await self._call("test", item, ids):
-                raise RateLimited(await self._retry_after(item, ids))
+        """RATE_LIMITED when this client has no failed log-ins left on this account, or
+        the account none left from all clients together."""
+        for items, ids in self._account_budgets(email):
+            for item in items:
+                if not await self._call("test", item, ids):
+                    raise RateLimited(await self._retry_after(item, ids))
 
     async def record_failed_login(self, email: str) -> None:
-        """Spend one failed log-in of this account."""
-        ids = ("login-account", _account_key(email))
-        for item in self.per_account:
-            await self._call("hit", item, ids)
+        """Spend one failed log-in of this account, from this client."""
+        for items, ids in self._account_budgets(email):
+            for item in items:
+                await self._call("hit", item, ids)
 
     async def _call(
-        self, operation: Literal["hit", "test"], item: RateLimitItem, ids: tuple[str, str]
+        self, operation: Literal["hit", "test"], item: RateLimitItem, ids: tuple[str, ...]
     ) -> bool:
         if self._shared is not None:
             try:
@@ -165,7 +184,7 @@ class AuthRateLimits:
                 return allowed
         return await _run(self._fallback, operation, item, ids)
 
-    async def _retry_after(self, item: RateLimitItem, ids: tuple[str, str]) -> int:
+    async def _retry_after(self, item: RateLimitItem, ids: tuple[str, ...]) -> int:
         limiter = self._fallback
         if self._shared is not None and not self._shared_down:
             limiter = self._shared

@@ -44,7 +44,9 @@ class Settings(BaseSettings):
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
     redis_url: str = ""
     auth_rate_limit: str = "20/minute"
+    # Failed log-ins per (account, client IP), and per account across every IP.
     login_account_rate_limit: str = "10/15 minutes"
+    login_account_ceiling: str = "100/hour"
     # Addresses (IPs or CIDR networks, comma-separated; "*" for any) of the reverse
     # proxies whose X-Forwarded-For / X-Forwarded-Proto are believed. Empty: none.
     forwarded_allow_ips: str = ""
@@ -101,7 +103,7 @@ class Settings(BaseSettings):
     def _level_name(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("auth_rate_limit", "login_account_rate_limit")
+    @field_validator("auth_rate_limit", "login_account_rate_limit", "login_account_ceiling")
     @classmethod
     def _rate_limit_notation(cls, value: str) -> str:
         if value.strip():

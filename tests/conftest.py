@@ -83,6 +83,7 @@ def settings() -> Settings:
         bcrypt_rounds=4,  # fast tests; bcrypt's own tests use the real cost
         auth_rate_limit="",
         login_account_rate_limit="",
+        login_account_ceiling="",
     )
 
 

@@ -218,3 +218,65 @@ async def test_limits_hold_per_instance_while_redis_is_unreachable(
     assert (await log_in(gql, "ada@example.com", PASSWORD)).ok()["logIn"]["token"]
     assert_rate_limited(await log_in(gql, "ada@example.com", PASSWORD), 60)
     assert "rate-limit store unreachable" in caplog.text
+
+
+async def test_one_attackers_failures_do_not_lock_the_owner_out(
+    make_app: AppFactory, client_of: ClientFactory
+) -> None:
+    """The finding: 10 wrong passwords from one IP kept the account locked for everyone."""
+    app = make_app(login_account_rate_limit="3/15 minutes", login_account_ceiling="100/hour")
+    attacker = await client_of(app, "203.0.113.66")
+    owner = await client_of(app, "198.51.100.7")
+    await sign_up(owner, "ada@example.com")
+    for _ in range(3):
+        assert (await log_in(attacker, "ada@example.com")).codes == ["UNAUTHENTICATED"]
+    # The attacker's address has spent its budget on this account, even for the right password.
+    assert_rate_limited(await log_in(attacker, "ada@example.com"), 15 * 60)
+    assert_rate_limited(await log_in(attacker, "ada@example.com", PASSWORD), 15 * 60)
+    # The owner, elsewhere, gets in, again and again while the attacker keeps trying.
+    for _ in range(3):
+        assert (await log_in(owner, "ada@example.com", PASSWORD)).ok()["logIn"]["token"]
+        assert_rate_limited(await log_in(attacker, "ada@example.com"), 15 * 60)
+    # The owner's own typos count against the owner's address only.
+    assert (await log_in(owner, "ada@example.com")).codes == ["UNAUTHENTICATED"]
+    assert (await log_in(owner, "ada@example.com", PASSWORD)).ok()["logIn"]["token"]
+
+
+async def test_guessing_spread_over_many_addresses_is_capped(
+    make_app: AppFactory, client_of: ClientFactory
+) -> None:
+    app = make_app(login_account_rate_limit="2/15 minutes", login_account_ceiling="5/hour")
+    owner = await client_of(app, "198.51.100.7")
+    await sign_up(owner, "ada@example.com")
+    bob = await sign_up(owner, "bob@example.com")
+    botnet = [await client_of(app, f"203.0.113.{n}") for n in range(1, 4)]
+    failures = 0
+    for bot in botnet:
+        for _ in range(2):  # within each address's own budget
+            if failures < 5:
+                assert (await log_in(bot, "ada@example.com")).codes == ["UNAUTHENTICATED"]
+                failures += 1
+    # Five failures from three addresses: the account's ceiling is spent. A fresh
+    # address, even with the right password, and the owner are refused for the hour.
+    fresh = await client_of(app, "192.0.2.200")
+    assert_rate_limited(await log_in(fresh, "ada@example.com", PASSWORD), 60 * 60)
+    assert_rate_limited(await log_in(owner, "ada@example.com", PASSWORD), 60 * 60)
+    assert_rate_limited(await log_in(botnet[2], "ada@example.com"), 60 * 60)
+    # Other accounts are untouched.
+    assert (await log_in(fresh, bob.email, PASSWORD)).ok()["logIn"]["token"]
+
+
+async def test_the_ceiling_is_shared_by_instances_sharing_redis(
+    make_app: AppFactory, client_of: ClientFactory, redis_prefix: str
+) -> None:
+    shared = {
+        "redis_url": REDIS_URL,
+        "redis_key_prefix": redis_prefix,
+        "login_account_rate_limit": "2/15 minutes",
+        "login_account_ceiling": "3/hour",
+    }
+    one, two = make_app(**shared), make_app(**shared)
+    for app, address in [(one, "203.0.113.1"), (two, "203.0.113.2"), (one, "203.0.113.3")]:
+        bot = await client_of(app, address)
+        assert (await log_in(bot, "ada@example.com")).codes == ["UNAUTHENTICATED"]
+    assert_rate_limited(await log_in(await client_of(two, "192.0.2.9"), "ada@example.com"), 3600)
