@@ -2,7 +2,6 @@
 -- tokens of user_id issued before revoked_at are refused. Rows are kept one
 -- access-token lifetime, so that an instance starting late learns them; no
 -- foreign key, as a deleted account's revocation must outlive the account.
--- (0003: 0002 is taken by the todo counters of another branch.)
 CREATE TABLE token_revocations (
     user_id    text NOT NULL,
     revoked_at timestamptz NOT NULL
