@@ -205,6 +205,9 @@ async def world(
             storage, rows_read, bulk_insert = await postgres_world(stack)
         events = InProcessEventBus()
         app = create_app(settings, clock=clock, storage=storage, events=events)
+        # What the server's lifespan does at start-up (httpx runs no lifespan): read the
+        # token revocations once, so no measured request pays that one-off read.
+        await app.state.deps.revocations.warm_up()
         transport = httpx.ASGITransport(app=app)
         http = await stack.enter_async_context(
             httpx.AsyncClient(transport=transport, base_url="http://testserver")

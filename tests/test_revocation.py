@@ -6,6 +6,7 @@ Redis: tests/test_scale_out.py.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from tests.graphql_client import (
     create_todo,
     sign_up,
 )
+from tests.live_server import free_port
 
 NEW_PASSWORD = "a brand new passphrase"
 ME = "{ me { id } }"
@@ -164,3 +166,26 @@ async def test_checking_revocations_costs_no_storage_round_trip(
     # A revoked token is refused from memory: no storage call at all.
     assert await cost(ME, bob.token) == 0
     assert await cost(todos, bob.token) == 0
+
+
+async def test_without_the_redis_feed_an_instance_rereads_storage_every_second(
+    gql: GraphQLClient, settings: Settings, storage: Storage, clock: Clock
+) -> None:
+    """Instance A cannot reach Redis (no revocation feed); B revokes on the same storage.
+    A must not trust its memory for more than a second: it reads storage again."""
+    dead_redis = f"redis://127.0.0.1:{free_port()}/15"
+    a = create_app(
+        settings.model_copy(update={"redis_url": dead_redis}), clock=clock, storage=storage
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://a") as http:
+        on_a = GraphQLClient(http)
+        ada = await sign_up(gql, "no-feed@example.com")  # through B, the `gql` app
+        assert (await on_a(ME, token=ada.token)).ok() == {"me": {"id": ada.id}}
+        assert (await gql(LOG_OUT_EVERYWHERE, token=ada.token)).ok()
+        for _ in range(40):  # bounded: a read happens once the set is a second old
+            if revoked(await on_a(ME, token=ada.token)):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("instance A never learned of the revocation")
+        await a.state.deps.events.close()
