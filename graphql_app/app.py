@@ -28,7 +28,6 @@ from graphql_app.rate_limits import AuthRateLimits, ClientAddressMiddleware
 from graphql_app.schema import build_schema, query_limits
 from graphql_app.schema.context import Services
 from graphql_app.security.passwords import PasswordHasher
-from graphql_app.security.revocations import Revocations
 from graphql_app.security.tokens import TokenService
 from graphql_app.services import Clock, Deps, utc_now
 from graphql_app.settings import Settings, load_settings
@@ -53,21 +52,18 @@ def create_app(
         pool_size=settings.db_pool_size,
         query_timeout=settings.db_query_timeout,
     )
-    # Redis when REDIS_URL is set, so that every instance's subscribers see every change.
-    events = events or open_event_bus(settings.redis_url, key_prefix=settings.redis_key_prefix)
-    tokens = TokenService(
-        settings.secret_key,
-        settings.jwt_issuer,
-        settings.jwt_audience,
-        settings.access_token_ttl,
-        settings.refresh_token_ttl,
-    )
     deps = Deps(
         storage=storage,
-        events=events,
+        # Redis when REDIS_URL is set, so that every instance's subscribers see every change.
+        events=events or open_event_bus(settings.redis_url, key_prefix=settings.redis_key_prefix),
         passwords=PasswordHasher(settings.bcrypt_rounds, settings.password_hash_threads),
-        tokens=tokens,
-        revocations=Revocations(storage, events, tokens.access_ttl, clock),
+        tokens=TokenService(
+            settings.secret_key,
+            settings.jwt_issuer,
+            settings.jwt_audience,
+            settings.access_token_ttl,
+            settings.refresh_token_ttl,
+        ),
         clock=clock,
         rate_limits=AuthRateLimits(
             settings.auth_rate_limit,
@@ -124,11 +120,8 @@ def create_app(
         finally:
             if listener is not None:
                 listener.close()
-            await deps.events.close()
-            await deps.rate_limits.close()
             await query_cache.close()
-            await storage.close()
-            deps.passwords.close()
+            await deps.close()
 
     routes: list[BaseRoute] = [
         Route("/graphql", view),

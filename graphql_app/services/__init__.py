@@ -28,6 +28,19 @@ class Deps:
     events: EventBus
     passwords: PasswordHasher
     tokens: TokenService
-    revocations: Revocations
     clock: Clock = utc_now
     rate_limits: AuthRateLimits = field(default_factory=AuthRateLimits.disabled)
+    # Built from the above: the access-token revocations every instance shares.
+    revocations: Revocations = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.revocations = Revocations(
+            self.storage, self.events, self.tokens.access_ttl, self.clock
+        )
+
+    async def close(self) -> None:
+        """Release what the process holds: connections, threads (the app's shutdown)."""
+        await self.events.close()
+        await self.rate_limits.close()
+        await self.storage.close()
+        self.passwords.close()
