@@ -29,13 +29,14 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, GraphQLRequestProtocol
 from strawberry.http.base import BaseRequestProtocol
+from strawberry.http.streaming import HTTPStreamTransport
 from strawberry.schema.exceptions import InvalidOperationTypeError
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 
 from graphql_app.http import csrf
 from graphql_app.http.graphiql import graphiql_page
-from graphql_app.http.media_types import APPLICATION_JSON, negotiate
+from graphql_app.http.media_types import APPLICATION_JSON, StreamChoice, choose_stream, negotiate
 from graphql_app.http.persisted_queries import (
     LRUQueryCache,
     PersistedQuery,
@@ -54,8 +55,10 @@ from graphql_app.http.responses import (
     is_request_error,
     status_for,
 )
+from graphql_app.http.streams import STREAM_TRANSPORTS
 from graphql_app.request_record import current_record
 from graphql_app.schema.context import Context
+from graphql_app.schema.parsing import is_subscription
 from graphql_app.settings import Settings
 from graphql_app.time_limit import limit_until_first_write
 
@@ -63,6 +66,12 @@ ACCEPT_CACHE_SIZE = 256
 log = logging.getLogger("graphql_app.http")
 
 BATCHING_OFF = "Batching is not enabled: send one operation per request"
+SUBSCRIPTION_NEEDS_STREAM = (
+    "A subscription needs a stream: subscribe over WebSocket (graphql-transport-ws or"
+    " graphql-ws) at this URL, or over HTTP with an Accept header that allows"
+    " text/event-stream (server-sent events, graphql-sse) or"
+    ' multipart/mixed;subscriptionSpec="1.0" (Apollo\'s multipart subscriptions)'
+)
 NOT_ACCEPTABLE = (
     "The Accept header allows neither application/graphql-response+json nor application/json"
 )
@@ -106,6 +115,8 @@ def _check_parameters(data: GraphQLRequestData) -> None:
 class HTTPGraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view, held to GraphQL over HTTP and Apollo's conventions."""
 
+    stream_transport_classes_by_protocol = STREAM_TRANSPORTS
+
     def __init__(
         self,
         schema: Any,
@@ -117,7 +128,7 @@ class HTTPGraphQLView(GraphQL[Context, None]):
         super().__init__(schema, **options)
         self.settings = settings
         self.query_cache = query_cache or LRUQueryCache(settings.apq_cache_size)
-        self._transports_by_accept: dict[str, Any] = {}
+        self._streams_by_accept: dict[str, StreamChoice] = {}
 
     # -- the ASGI entry: time limit, refusals as GraphQL error bodies ------------
 
@@ -187,19 +198,29 @@ class HTTPGraphQLView(GraphQL[Context, None]):
 
     # -- parsing -------------------------------------------------------------------
 
-    def _get_stream_transport_from_headers(self, headers: Any) -> Any:
-        # Strawberry scans every header and parses Accept with the email package,
-        # twice a request; clients send few distinct Accept values, so remember them.
+    # Pinned private hook (tests/test_strawberry_hooks.py): Strawberry picks the
+    # request's stream transport here, from the Accept header alone.
+    def _get_stream_transport_from_headers(self, headers: Any) -> HTTPStreamTransport | None:
+        preferred = self._stream_choice(headers).preferred
+        return None if preferred is None else self._get_stream_transport(preferred)
+
+    def _stream_choice(self, headers: Any) -> StreamChoice:
+        # Clients send few distinct Accept values: parse each once.
         accept = headers.get("accept") or ""
         try:
-            return self._transports_by_accept[accept]
+            return self._streams_by_accept[accept]
         except KeyError:
             pass
-        transport = super()._get_stream_transport_from_headers({"accept": accept})
-        if len(self._transports_by_accept) >= ACCEPT_CACHE_SIZE:
-            self._transports_by_accept.clear()  # arbitrary clients: keep it bounded
-        self._transports_by_accept[accept] = transport
-        return transport
+        choice = choose_stream(accept)
+        if len(self._streams_by_accept) >= ACCEPT_CACHE_SIZE:
+            self._streams_by_accept.clear()  # arbitrary clients: keep it bounded
+        self._streams_by_accept[accept] = choice
+        return choice
+
+    def _subscription_stream(self, headers: Any) -> HTTPStreamTransport | None:
+        """The stream a subscription goes out on: the best one the client accepts."""
+        acceptable = self._stream_choice(headers).acceptable
+        return None if acceptable is None else self._get_stream_transport(acceptable)
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson: fast, strict UTF-8, and a nesting limit (raises JSONDecodeError, a 400).
@@ -237,8 +258,8 @@ class HTTPGraphQLView(GraphQL[Context, None]):
         headers = request.headers
         if self.settings.csrf_prevention and not csrf.needs_preflight(headers):
             raise HTTPException(400, csrf.REFUSAL)
-        streaming = self._get_stream_transport_from_headers(headers) is not None
-        if not streaming and negotiate(headers.get("accept")) is None:
+        choice = self._stream_choice(headers)
+        if not choice.json and self._subscription_stream(headers) is None:
             raise HTTPException(406, NOT_ACCEPTABLE)
         data = await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:
@@ -246,6 +267,33 @@ class HTTPGraphQLView(GraphQL[Context, None]):
         return data
 
     # -- execution -----------------------------------------------------------------
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        # A subscription streams whenever the client accepts a stream, even one it
+        # ranks below JSON (urql lists JSON first on every request).
+        if (
+            isinstance(request_data, GraphQLRequestData)
+            and request_data.protocol == "http"
+            and self._is_subscription(request_data)
+            and (stream := self._subscription_stream(request_adapter.headers)) is not None
+        ):
+            request_data.protocol = stream.protocol
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
+
+    def _is_subscription(self, request_data: GraphQLRequestData) -> bool:
+        return is_subscription(
+            request_data.query, request_data.operation_name, self.settings.max_tokens
+        )
 
     async def execute_single(
         self,
@@ -268,6 +316,9 @@ class HTTPGraphQLView(GraphQL[Context, None]):
                     check_hash(persisted, request_data.query)
         except PersistedQueryProblem as exc:
             return _bad_request(str(exc))
+        if self._is_subscription(request_data):
+            # Only a stream can carry a subscription; executed here, it would fail.
+            return _bad_request(SUBSCRIPTION_NEEDS_STREAM)
         try:
             result = await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data

@@ -14,7 +14,7 @@ import contextlib
 import functools
 from collections.abc import Callable, Iterator
 
-from graphql import DocumentNode, GraphQLError, parse
+from graphql import DocumentNode, GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.extensions import SchemaExtension
 
 # Only documents up to this size are kept: 1000 of them stay within a few MB,
@@ -47,3 +47,22 @@ class Parsing(SchemaExtension):
 def parsing(max_tokens: int) -> Callable[[], Parsing]:
     """A factory of the extension: Strawberry makes one per operation."""
     return lambda: Parsing(max_tokens)
+
+
+def is_subscription(query: object, operation_name: object, max_tokens: int) -> bool:
+    """Whether `query` selects a subscription operation (False when it does not parse:
+    execution then reports why, the usual way). Shares the documents cache."""
+    # A subscription is always spelled out: a document without the word holds none.
+    if not isinstance(query, str) or "subscription" not in query:
+        return False
+    try:
+        document = (
+            _parse(query, max_tokens)
+            if len(query) <= MAX_CACHED_QUERY
+            else parse(query, max_tokens=max_tokens)
+        )
+    except GraphQLError:
+        return False
+    name = operation_name if isinstance(operation_name, str) else None
+    operation = get_operation_ast(document, name)
+    return operation is not None and operation.operation is OperationType.SUBSCRIPTION
