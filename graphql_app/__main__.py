@@ -112,6 +112,9 @@ def _serve(host: str, port: int, workers: int) -> int:
         # period, close WebSockets with 1001 (going away).
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         ws="graphql_app.http.websocket_shutdown:GoingAwayWebSocketProtocol",
+        # A WebSocket message is bounded as a request body is: uvicorn closes with
+        # 1009 before buffering more (the app checks again under other servers).
+        ws_max_size=settings.max_body_bytes,
     )
     return 0
 

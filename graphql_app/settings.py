@@ -12,6 +12,7 @@ from urllib.parse import quote
 from limits import parse_many
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from strawberry.http.websocket_origin import normalize_allowed_origins
 
 log = logging.getLogger("graphql_app.settings")
 
@@ -136,6 +137,19 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str) -> str:
         if value and value.split(":", 1)[0].lower() not in ("redis", "rediss", "unix"):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        # The same list governs WebSocket handshakes: each entry an origin (or `*`).
+        origins = [o.strip() for o in value.split(",") if o.strip()]
+        try:
+            normalize_allowed_origins(origins)
+        except ValueError:
+            raise ValueError(
+                "each origin must be `*` or scheme://host[:port], without a path"
+            ) from None
         return value
 
     @field_validator("database_url")

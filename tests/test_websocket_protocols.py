@@ -198,11 +198,14 @@ async def test_connection_without_a_valid_token_is_refused(
     ws = await connect(server.ws_url, payload, protocol)
     try:
         if protocol == LEGACY_WS:
-            # subscriptions-transport-ws: connection_error, then the server closes.
+            # subscriptions-transport-ws: connection_error, then the server closes with
+            # 4403, as graphql-transport-ws does.
             refusal = await ws.receive()
             assert refusal["type"] == "connection_error", refusal
             assert refusal["payload"]["message"]
-            await ws.closed()
+            assert refusal["payload"]["extensions"]["code"] == "UNAUTHENTICATED"
+            code, _ = await ws.closed()
+            assert code == 4403
         else:
             code, _ = await ws.closed()
             assert code == 4403
@@ -252,7 +255,9 @@ async def test_subscriptions_per_connection_are_bounded(server: LiveServer, prot
             one_too_many = await ws.subscribe(EVENTS)
             refused = await ws.operation_message()
             assert (refused.kind, refused.id) == ("error", one_too_many)
-            assert "limit" in str(refused.payload).lower()
+            errors = refused.payload if isinstance(refused.payload, list) else [refused.payload]
+            assert [e["extensions"]["code"] for e in errors] == ["BAD_REQUEST"]
+            assert "Subscription limit reached" in errors[0]["message"]
             # Stopping one makes room for another.
             await ws.stop(first)
             if protocol == LEGACY_WS:  # graphql-transport-ws does not answer a `complete`

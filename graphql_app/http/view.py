@@ -18,6 +18,8 @@ from strawberry.subscriptions import (
 from graphql_app.http.http_view import HTTPGraphQLView
 from graphql_app.http.persisted_queries import QueryCache
 from graphql_app.http.websocket import TransportWSHandler
+from graphql_app.http.websocket_adapter import TextWebSocketAdapter
+from graphql_app.http.websocket_legacy import LegacyWSHandler
 from graphql_app.schema import AppSchema
 from graphql_app.schema.context import Context, Services
 from graphql_app.schema.dataloaders import Loaders
@@ -33,6 +35,10 @@ class GraphQLView(HTTPGraphQLView):
 
     # Pings and token expiry on graphql-transport-ws (graphql_app/http/websocket.py).
     graphql_transport_ws_handler_class = TransportWSHandler
+    # Every operation type, clear refusals (graphql_app/http/websocket_legacy.py).
+    graphql_ws_handler_class = LegacyWSHandler
+    # Text frames, bounded JSON-object messages (graphql_app/http/websocket_adapter.py).
+    websocket_adapter_class = TextWebSocketAdapter
 
     def __init__(
         self,
@@ -60,6 +66,9 @@ class GraphQLView(HTTPGraphQLView):
             ),
             connection_init_wait_timeout=timedelta(seconds=10),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            # Browsers apply no CORS to WebSocket handshakes: the same list decides.
+            # Same-origin pages and clients without an Origin header always connect.
+            allowed_origins=settings.cors_origin_list,
         )
         self.services = services
 

@@ -17,14 +17,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import cast
 
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+    SubscribeMessage,
+)
 
 from graphql_app.errors import AuthReason, Unauthenticated
+from graphql_app.http.websocket_messages import BAD_REQUEST_CLOSE, limit_reached, message_problem
 from graphql_app.schema.context import Context
 from graphql_app.schema.subscriptions import seconds_left
 
@@ -40,6 +46,29 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """Strawberry's graphql-transport-ws handler with server pings and token expiry."""
 
     _watchers: tuple[asyncio.Task[None], ...] = ()
+
+    async def handle_message(self, message: Message) -> None:
+        # Strawberry catches a missing key but not a wrong type (a traceback, no close).
+        problem = message_problem(cast("dict[str, object]", message), "subscribe")
+        if problem is not None:
+            await self.websocket.close(BAD_REQUEST_CLOSE, problem)
+            return
+        await super().handle_message(message)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        limit = self.max_subscriptions_per_connection
+        # Checked before Strawberry's own check, whose error carries no code.
+        if (
+            self.connection_acknowledged
+            and limit is not None
+            and message["id"] not in self.operations
+            and len(self.operations) >= limit
+        ):
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [limit_reached(limit)]}
+            )
+            return
+        await super().handle_subscribe(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload = message.get("payload", {})
