@@ -140,7 +140,8 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
-            allow_methods=["GET", "POST"],
+            # PUT and DELETE: graphql-sse's single connection mode (http/sse_single.py).
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=[
                 "authorization",
                 "content-type",
@@ -149,6 +150,7 @@ def create_app(
                 "apollographql-client-name",
                 "apollographql-client-version",
                 "x-request-id",
+                "x-graphql-event-stream-token",
             ],
             expose_headers=["x-request-id"],
             max_age=600,

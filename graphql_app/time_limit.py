@@ -30,6 +30,12 @@ def limit_until_first_write(limit: asyncio.Timeout) -> Iterator[None]:
         _limit.reset(token)
 
 
+def outlive_request_limit() -> None:
+    """In a task started by a request that runs on after it (graphql-sse's single
+    connection mode): the request's limit, already exited, is not this task's."""
+    _limit.set(None)
+
+
 def write_begins() -> None:
     """Call right before sending a write to storage: from here the request runs to its end.
 

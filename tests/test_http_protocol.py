@@ -126,9 +126,10 @@ async def test_get_refuses_mutations_with_405(http: httpx.AsyncClient) -> None:
 
 
 async def test_other_methods_are_405(http: httpx.AsyncClient) -> None:
-    response = await http.put("/graphql", json={"query": "{ __typename }"})
+    # PUT and DELETE serve graphql-sse's single connection mode (test_clients_sse.py).
+    response = await http.patch("/graphql", json={"query": "{ __typename }"})
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["allow"] == "GET, POST, PUT, DELETE"
 
 
 @pytest.mark.parametrize(

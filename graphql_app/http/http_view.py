@@ -16,6 +16,7 @@ for the HTTP side only (the WebSocket side stays in view.py):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -23,7 +24,7 @@ import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -36,7 +37,13 @@ from strawberry.types.graphql import OperationType
 
 from graphql_app.http import csrf
 from graphql_app.http.graphiql import graphiql_page
-from graphql_app.http.media_types import APPLICATION_JSON, StreamChoice, choose_stream, negotiate
+from graphql_app.http.media_types import (
+    APPLICATION_JSON,
+    SSE,
+    StreamChoice,
+    choose_stream,
+    negotiate,
+)
 from graphql_app.http.persisted_queries import (
     LRUQueryCache,
     PersistedQuery,
@@ -55,14 +62,17 @@ from graphql_app.http.responses import (
     is_request_error,
     status_for,
 )
-from graphql_app.http.streams import STREAM_TRANSPORTS
+from graphql_app.http.sse_single import TOKEN_HEADER, TOKEN_PARAM, Reservation, Reservations
+from graphql_app.http.streams import STREAM_TRANSPORTS, LFSSETransport, sse_event
 from graphql_app.request_record import current_record
 from graphql_app.schema.context import Context
 from graphql_app.schema.parsing import is_subscription
 from graphql_app.settings import Settings
-from graphql_app.time_limit import limit_until_first_write
+from graphql_app.time_limit import limit_until_first_write, outlive_request_limit
 
 ACCEPT_CACHE_SIZE = 256
+# GET and POST for GraphQL; PUT and DELETE for graphql-sse's single connection mode.
+ALLOW = "GET, POST, PUT, DELETE"
 log = logging.getLogger("graphql_app.http")
 
 BATCHING_OFF = "Batching is not enabled: send one operation per request"
@@ -129,6 +139,7 @@ class HTTPGraphQLView(GraphQL[Context, None]):
         self.settings = settings
         self.query_cache = query_cache or LRUQueryCache(settings.apq_cache_size)
         self._streams_by_accept: dict[str, StreamChoice] = {}
+        self.reservations = Reservations()
 
     # -- the ASGI entry: time limit, refusals as GraphQL error bodies ------------
 
@@ -141,7 +152,7 @@ class HTTPGraphQLView(GraphQL[Context, None]):
         try:
             async with limit:
                 with limit_until_first_write(limit):
-                    response = await self.run(request)
+                    response = await self._dispatch(request)
         except HTTPException as exc:
             response = self._refusal(request, exc)
         except TimeoutError:
@@ -177,9 +188,80 @@ class HTTPGraphQLView(GraphQL[Context, None]):
         if isinstance(exc, MethodNotAllowed):
             headers = {"allow": exc.allow}
         elif exc.status_code == 405:
-            headers = {"allow": "GET, POST"}
-        code = "NOT_FOUND" if exc.status_code == 404 else BAD_REQUEST
+            headers = {"allow": ALLOW}
+        code = {404: "NOT_FOUND", 409: "CONFLICT"}.get(exc.status_code, BAD_REQUEST)
         return self._error(request, exc.status_code, exc.reason, code=code, headers=headers)
+
+    # -- graphql-sse's single connection mode (sse_single.py) ------------------------
+
+    async def _dispatch(self, request: Request) -> Response:
+        token = request.headers.get(TOKEN_HEADER) or request.query_params.get(TOKEN_PARAM)
+        if token is None and request.method not in ("PUT", "DELETE"):
+            return await self.run(request)
+        if request.method == "PUT":
+            reservation = self.reservations.reserve()
+            if reservation is None:
+                message = "Too many event streams are waiting to be opened; try again shortly"
+                return self._error(request, 503, message, code="SERVICE_UNAVAILABLE")
+            return PlainTextResponse(reservation.token, status_code=201)
+        reserved = None if token is None else self.reservations.get(token)
+        if reserved is None:
+            raise HTTPException(404, "No event stream is reserved with this token")
+        if request.method == "DELETE":
+            operation_id = request.query_params.get("operationId")
+            if not operation_id:
+                raise HTTPException(400, "The operationId query parameter is missing")
+            await reserved.stop(operation_id)
+            return Response(status_code=200)
+        if request.method == "GET" and self._stream_choice(request.headers).preferred == SSE:
+            if reserved.connected:
+                raise HTTPException(409, "The event stream of this reservation is already open")
+            return self.reservations.event_stream(reserved, dict(LFSSETransport.headers))
+        if request.method != "POST":
+            raise MethodNotAllowed("Operations in single connection mode are POSTed", "POST")
+        return await self._start_in_stream(request, reserved)
+
+    async def _start_in_stream(self, request: Request, reservation: Reservation) -> Response:
+        """Parse and check an operation as any POST, run it, its results to the stream."""
+        adapter = self.request_adapter_class(request)
+        data = await self.parse_http_body(adapter)
+        if isinstance(data, list):
+            raise HTTPException(400, "A batch cannot run in single connection mode")
+        operation_id = (data.extensions or {}).get("operationId")
+        if not isinstance(operation_id, str) or not operation_id:
+            raise HTTPException(400, "The operation needs a string extensions.operationId")
+        if operation_id in reservation.operations:
+            raise HTTPException(409, f"Operation {operation_id!r} is already running")
+        if data.query is None:
+            raise HTTPException(400, "No GraphQL query found in the request")
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, sub_response)
+        results = await self.schema.stream(
+            data.query,
+            variable_values=data.variables,
+            context_value=context,
+            operation_name=data.operation_name,
+            operation_extensions=data.extensions,
+        )
+        reservation.start(operation_id, self._relay(request, reservation, operation_id, results))
+        return Response(status_code=202)
+
+    async def _relay(
+        self, request: Request, reservation: Reservation, operation_id: str, results: Any
+    ) -> None:
+        # This task outlives the POST that started it: the request's time limit is not
+        # its own (storage's query timeouts still bound each call).
+        outlive_request_limit()
+        try:
+            async with contextlib.aclosing(results):
+                async for result in results:
+                    payload = await self.process_result(request, result)
+                    data = self.encode_json_string({"id": operation_id, "payload": payload})
+                    await reservation.events.put(sse_event("next", data))
+            complete = self.encode_json_string({"id": operation_id})
+            await reservation.events.put(sse_event("complete", complete))
+        except Exception:
+            log.exception("operation %r of an event stream failed", operation_id)
 
     # -- GraphiQL ------------------------------------------------------------------
 
