@@ -1,0 +1,247 @@
+"""Real WebSocket clients against real servers: the npm `graphql-ws` client and Python `gql`.
+
+Each signs up and logs in, queries and mutates over the socket, pages
+through todos, subscribes on one server and changes todos through another,
+and receives CREATED, UPDATED, DELETED in order. Each runs against one
+server, and against two instances sharing PostgreSQL and Redis (as behind a
+load balancer). Python gql also runs over HTTP (HTTPXAsyncTransport) and on
+both WebSocket subprotocols.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from gql import Client, GraphQLRequest
+from gql.transport.httpx import HTTPXAsyncTransport
+from gql.transport.websockets import WebsocketsTransport
+
+from tests.js.node import run_node
+from tests.live_server import LiveServer, live_server, sqlite_env
+from tests.two_instances import two_instances
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "correct horse battery"
+EVENTS = "subscription Events { todoEvents { kind todoId todo { id name isCompleted } } }"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    workdir = tmp_path_factory.mktemp("clients-ws")
+    with live_server(workdir, sqlite_env(workdir, "clients-ws")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer]]:
+    with two_instances(tmp_path_factory.mktemp("clients-ws-pair")) as pair:
+        yield pair
+
+
+def graphql_url(server: LiveServer) -> str:
+    return f"{server.url}/graphql"
+
+
+def assert_the_flow(report: dict[str, Any], email_suffix: str) -> None:
+    """What todo_flow.mjs (and gql_flow below) saw, checked the same way."""
+    assert report["me"] == report["signedUp"]
+    assert report["me"]["email"] == f"client-{email_suffix}@example.com"
+    assert report["pages"] == [
+        {"names": ["todo 5", "todo 4"], "hasNextPage": True, "totalCount": 5},
+        {"names": ["todo 3", "todo 2"], "hasNextPage": True, "totalCount": 5},
+        {"names": ["todo 1"], "hasNextPage": False, "totalCount": 5},
+    ]
+    todo = report["todo"]
+    assert report["events"] == [
+        {"kind": "CREATED", "todoId": todo["id"], "todo": {**todo, "isCompleted": False}},
+        {"kind": "UPDATED", "todoId": todo["id"], "todo": {**todo, "isCompleted": True}},
+        {"kind": "DELETED", "todoId": todo["id"], "todo": None},
+    ]
+
+
+# -- the npm graphql-ws client ---------------------------------------------------
+
+
+def test_graphql_ws_client_on_one_server(server: LiveServer) -> None:
+    suffix = uuid.uuid4().hex[:12]
+    url = graphql_url(server)
+    assert_the_flow(run_node("graphql_ws_client.mjs", url, url, suffix), suffix)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_graphql_ws_client_across_two_instances(
+    instances: tuple[LiveServer, LiveServer],
+) -> None:
+    a, b = instances
+    suffix = uuid.uuid4().hex[:12]
+    report = run_node("graphql_ws_client.mjs", graphql_url(a), graphql_url(b), suffix)
+    assert_the_flow(report, suffix)
+
+
+# -- Python gql --------------------------------------------------------------------
+
+SIGN_UP = GraphQLRequest(
+    "mutation SignUp($input: CreateUserInput!) { createUser(input: $input) { user { id email } } }"
+)
+LOG_IN = GraphQLRequest("mutation LogIn($input: LogInInput!) { logIn(input: $input) { token } }")
+ME = GraphQLRequest("query Me { me { id email } }")
+CREATE = GraphQLRequest(
+    "mutation Create($input: CreateTodoInput!) {"
+    " createTodo(input: $input) { id name isCompleted } }"
+)
+UPDATE = GraphQLRequest(
+    "mutation Update($id: ID!, $input: UpdateTodoInput!) {"
+    " updateTodo(id: $id, input: $input) { id name isCompleted } }"
+)
+DELETE = GraphQLRequest("mutation Delete($id: ID!) { deleteTodo(id: $id) { id } }")
+PAGE = GraphQLRequest(
+    "query Page($first: Int!, $after: String) { todos(first: $first, after: $after) {"
+    " totalCount pageInfo { hasNextPage endCursor } edges { node { name } } } }"
+)
+
+
+def with_vars(request: GraphQLRequest, variables: dict[str, Any]) -> GraphQLRequest:
+    return GraphQLRequest(request, variable_values=variables)
+
+
+def ws_url(server: LiveServer) -> str:
+    return server.ws_url
+
+
+async def gql_log_in(url: str, email: str) -> tuple[dict[str, Any], str]:
+    """Sign up and log in over HTTP with HTTPXAsyncTransport; the user and the token."""
+    # README "Python gql": HTTP.
+    transport = HTTPXAsyncTransport(url=url)
+    async with Client(transport=transport) as session:
+        user_input = {"email": email, "fullname": "Ada Lovelace", "password": PASSWORD}
+        signed_up = await session.execute(
+            GraphQLRequest(SIGN_UP, variable_values={"input": user_input})
+        )
+        credentials = {"email": email, "password": PASSWORD}
+        logged_in = await session.execute(
+            GraphQLRequest(LOG_IN, variable_values={"input": credentials})
+        )
+    return signed_up["createUser"]["user"], logged_in["logIn"]["token"]
+
+
+@contextlib.asynccontextmanager
+async def gql_socket(url: str, token: str, subprotocol: str) -> AsyncIterator[Any]:
+    # README "Python gql": WebSocket, the token in connection_init.
+    transport = WebsocketsTransport(
+        url=url,
+        init_payload={"Authorization": f"Bearer {token}"},
+        subprotocols=[subprotocol],
+    )
+    async with Client(transport=transport) as session:
+        yield session
+
+
+async def gql_flow(subscribe_on: LiveServer, mutate_on: LiveServer, subprotocol: str) -> Any:
+    """todo_flow.mjs, with Python gql: the same steps, the same report."""
+    suffix = uuid.uuid4().hex[:12]
+    report: dict[str, Any] = {"suffix": suffix}
+    user, token = await gql_log_in(graphql_url(mutate_on), f"client-{suffix}@example.com")
+    report["signedUp"] = user
+    async with (
+        gql_socket(ws_url(subscribe_on), token, subprotocol) as subscriber,
+        gql_socket(ws_url(mutate_on), token, subprotocol) as mutator,
+    ):
+        report["me"] = (await mutator.execute(ME))["me"]
+        for i in range(1, 6):
+            await mutator.execute(with_vars(CREATE, {"input": {"name": f"todo {i}"}}))
+        report["pages"] = []
+        after = None
+        while True:
+            page = (await mutator.execute(with_vars(PAGE, {"first": 2, "after": after})))["todos"]
+            report["pages"].append(
+                {
+                    "names": [edge["node"]["name"] for edge in page["edges"]],
+                    "hasNextPage": page["pageInfo"]["hasNextPage"],
+                    "totalCount": page["totalCount"],
+                }
+            )
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+
+        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def listen() -> None:
+            async for result in subscriber.subscribe(GraphQLRequest(EVENTS)):
+                events.put_nowait(result["todoEvents"])
+
+        listener = asyncio.create_task(listen())
+        try:
+            for _ in range(40):  # changes made before the server subscribed are lost: probe
+                probe = (await mutator.execute(with_vars(CREATE, {"input": {"name": "p"}})))[
+                    "createTodo"
+                ]
+                try:
+                    async with asyncio.timeout(0.5):
+                        while (await events.get())["todoId"] != probe["id"]:
+                            pass
+                    break
+                except TimeoutError:
+                    continue
+            todo = (await mutator.execute(with_vars(CREATE, {"input": {"name": "buy milk"}})))[
+                "createTodo"
+            ]
+            await mutator.execute(
+                with_vars(UPDATE, {"id": todo["id"], "input": {"isCompleted": True}})
+            )
+            await mutator.execute(with_vars(DELETE, {"id": todo["id"]}))
+            received = []
+            async with asyncio.timeout(10):
+                while len(received) < 3:
+                    event = await events.get()
+                    if event["todoId"] == todo["id"]:
+                        received.append(event)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+    report["todo"] = todo
+    report["events"] = received
+    return report
+
+
+@pytest.mark.parametrize("subprotocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_gql_websockets_transport_on_one_server(server: LiveServer, subprotocol: str) -> None:
+    report = await gql_flow(server, server, subprotocol)
+    assert_the_flow(report, report["suffix"])
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.parametrize("subprotocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_gql_websockets_transport_across_two_instances(
+    instances: tuple[LiveServer, LiveServer],
+    subprotocol: str,
+) -> None:
+    a, b = instances
+    report = await gql_flow(a, b, subprotocol)
+    assert_the_flow(report, report["suffix"])
+
+
+async def test_gql_http_transport_runs_queries_and_mutations(server: LiveServer) -> None:
+    suffix = uuid.uuid4().hex[:12]
+    user, token = await gql_log_in(graphql_url(server), f"client-{suffix}@example.com")
+    transport = HTTPXAsyncTransport(
+        url=graphql_url(server), headers={"Authorization": f"Bearer {token}"}
+    )
+    async with Client(transport=transport) as session:
+        me = (await session.execute(ME))["me"]
+        todo = (await session.execute(with_vars(CREATE, {"input": {"name": "over HTTP"}})))[
+            "createTodo"
+        ]
+        page = (await session.execute(with_vars(PAGE, {"first": 5, "after": None})))["todos"]
+    assert me == user
+    assert todo["name"] == "over HTTP"
+    assert [edge["node"]["name"] for edge in page["edges"]] == ["over HTTP"]
