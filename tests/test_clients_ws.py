@@ -12,17 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+# --- README: Python gql ---
 from gql import Client, GraphQLRequest
 from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 
+# --- end README ---
 from tests.js.node import run_node
 from tests.live_server import LiveServer, live_server, sqlite_env
+from tests.test_readme_clients import lines, readme_section
 from tests.two_instances import two_instances
 
 pytestmark = pytest.mark.slow
@@ -117,8 +123,8 @@ def ws_url(server: LiveServer) -> str:
 
 async def gql_log_in(url: str, email: str) -> tuple[dict[str, Any], str]:
     """Sign up and log in over HTTP with HTTPXAsyncTransport; the user and the token."""
-    # README "Python gql": HTTP.
-    transport = HTTPXAsyncTransport(url=url)
+    # --- README: Python gql ---
+    transport = HTTPXAsyncTransport(url=url)  # https://…/graphql
     async with Client(transport=transport) as session:
         user_input = {"email": email, "fullname": "Ada Lovelace", "password": PASSWORD}
         signed_up = await session.execute(
@@ -128,18 +134,22 @@ async def gql_log_in(url: str, email: str) -> tuple[dict[str, Any], str]:
         logged_in = await session.execute(
             GraphQLRequest(LOG_IN, variable_values={"input": credentials})
         )
-    return signed_up["createUser"]["user"], logged_in["logIn"]["token"]
+    token = logged_in["logIn"]["token"]
+    # --- end README ---
+    return signed_up["createUser"]["user"], token
 
 
 @contextlib.asynccontextmanager
 async def gql_socket(url: str, token: str, subprotocol: str) -> AsyncIterator[Any]:
-    # README "Python gql": WebSocket, the token in connection_init.
+    # --- README: Python gql ---
     transport = WebsocketsTransport(
-        url=url,
+        url=url,  # wss://…/graphql
         init_payload={"Authorization": f"Bearer {token}"},
-        subprotocols=[subprotocol],
+        subprotocols=[subprotocol],  # "graphql-transport-ws", or the legacy "graphql-ws"
     )
     async with Client(transport=transport) as session:
+        # session.execute(...) as over HTTP, and session.subscribe(...):
+        # --- end README ---
         yield session
 
 
@@ -173,9 +183,11 @@ async def gql_flow(subscribe_on: LiveServer, mutate_on: LiveServer, subprotocol:
 
         events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
-        async def listen() -> None:
-            async for result in subscriber.subscribe(GraphQLRequest(EVENTS)):
-                events.put_nowait(result["todoEvents"])
+        async def listen(session: Any = subscriber) -> None:
+            # --- README: Python gql ---
+            async for result in session.subscribe(GraphQLRequest(EVENTS)):
+                events.put_nowait(result["todoEvents"])  # {"kind", "todoId", "todo"}
+            # --- end README ---
 
         listener = asyncio.create_task(listen())
         try:
@@ -245,3 +257,28 @@ async def test_gql_http_transport_runs_queries_and_mutations(server: LiveServer)
     assert me == user
     assert todo["name"] == "over HTTP"
     assert [edge["node"]["name"] for edge in page["edges"]] == ["over HTTP"]
+
+
+# -- the README shows what these tests run -----------------------------------------
+
+PY_REGION = re.compile(
+    r"^[ \t]*# --- README: (?P<name>.+?) ---\n(?P<code>.*?)^[ \t]*# --- end README ---$",
+    re.M | re.S,
+)
+PY_BLOCK = re.compile(r"^```python\n(?P<code>.*?)^```$", re.M | re.S)
+
+
+def test_readme_python_gql_snippets_are_what_these_tests_run() -> None:
+    regions = [
+        line
+        for match in PY_REGION.finditer(Path(__file__).read_text())
+        if match["name"] == "Python gql"
+        for line in lines(match["code"])
+    ]
+    shown = [
+        line
+        for block in PY_BLOCK.finditer(readme_section("Python gql"))
+        for line in lines(block["code"])
+    ]
+    assert regions
+    assert shown == regions
