@@ -53,9 +53,15 @@ def migrate(env: dict[str, str]) -> None:
 
 @contextmanager
 def live_server(
-    workdir: Path, env: dict[str, str], *, run_migrate: bool = True, timeout: float = 30
+    workdir: Path,
+    env: dict[str, str],
+    *,
+    run_migrate: bool = True,
+    timeout: float = 30,
+    command: list[str] | None = None,
 ) -> Iterator[LiveServer]:
-    """Serve `python -m graphql_app serve` on a free port; stop it (SIGTERM) afterwards."""
+    """Serve `python -m graphql_app serve` (or `command`, to which `--port N` is
+    appended) on a free port; stop it (SIGTERM) afterwards."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
     if run_migrate:
         migrate(full_env)
@@ -63,7 +69,7 @@ def live_server(
     log_path = workdir / f"server-{port}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "graphql_app", "serve", "--port", str(port)],
+            [*(command or [sys.executable, "-m", "graphql_app", "serve"]), "--port", str(port)],
             cwd=ROOT,
             env=full_env,
             stdout=log_file,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -171,6 +172,35 @@ async def test_a_message_over_max_body_bytes_closes_with_1009(
     code, _ = await close_of(ws)
     assert code == 1009
     assert "Traceback" not in server.log()
+
+
+async def test_the_app_bounds_messages_under_another_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Under plain uvicorn (its 16 MiB ws_max_size), the app still closes with 1009."""
+    workdir = tmp_path_factory.mktemp("ws-plain-uvicorn")
+    env = sqlite_env(workdir, "plain", MAX_BODY_BYTES="2000")
+    uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "graphql_app.app:create_app_from_env"]
+    with live_server(workdir, env, command=uvicorn) as plain:
+        async with httpx.AsyncClient(base_url=plain.url) as http:
+            token = (await sign_up(GraphQLClient(http), "plain@example.com")).token
+        for protocol in PROTOCOLS:
+            ws = await initialised(plain, protocol, token)
+            await next_of_type(ws, "connection_ack")
+            query = "{ __typename }" + " " * 2001
+            await ws.send(
+                json.dumps({"id": "1", "type": START[protocol], "payload": {"query": query}})
+            )
+            assert await close_of(ws) == (1009, "A message may be at most 2000 bytes")
+            ws = await initialised(plain, protocol, token)
+            await next_of_type(ws, "connection_ack")
+            await ws.send(
+                json.dumps(
+                    {"id": "2", "type": START[protocol], "payload": {"query": "{ __typename }"}}
+                )
+            )
+            assert json.loads(await next_of_type(ws, RESULT[protocol]))["id"] == "2"
+            await ws.close()
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
