@@ -15,9 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from graphql_app.app import create_app
+from graphql_app.events import InProcessEventBus
 from graphql_app.http.media_types import choose_stream, parse_accept
+from graphql_app.settings import Settings
 from graphql_app.storage import Storage
 from tests.backends import sqlite_backend
+from tests.conftest import Clock
 from tests.graphql_client import GraphQLClient, create_todo, sign_up
 from tests.live_server import LiveServer, live_server, sqlite_env
 
@@ -114,8 +118,17 @@ async def test_a_subscription_without_a_stream_accept_is_a_400_naming_the_transp
         assert transport in error["message"]
 
 
-async def test_a_subscription_in_a_batch_is_refused_alone(http: httpx.AsyncClient) -> None:
-    response = await http.post("/graphql", json=[{"query": "{ __typename }"}, {"query": EVENTS}])
+async def test_a_subscription_in_a_batch_is_refused_alone(
+    settings: Settings, storage: Storage, clock: Clock, events: InProcessEventBus
+) -> None:
+    batching = settings.model_copy(update={"batch_requests": True})
+    app = create_app(batching, clock=clock, storage=storage, events=events)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        response = await http.post(
+            "/graphql", json=[{"query": "{ __typename }"}, {"query": EVENTS}]
+        )
     assert response.status_code == 200
     first, second = response.json()
     assert first == {"data": {"__typename": "Query"}}
