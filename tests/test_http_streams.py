@@ -228,3 +228,25 @@ async def test_multipart_subscriptions_answer_one_media_type(server: LiveServer)
     assert headers["content-type"] == 'multipart/mixed; boundary="graphql"; subscriptionSpec="1.0"'
     assert b"\r\n--graphql\r\nContent-Type: application/json; charset=utf-8\r\n" in body
     assert b'{"payload":{"data":{"todoEvents":{"kind":"CREATED"' in body
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+async def test_cors_lets_configured_origins_use_single_connection_mode(
+    settings: Settings, storage: Storage, clock: Clock, events: InProcessEventBus, method: str
+) -> None:
+    changed = settings.model_copy(update={"cors_origins": "https://app.example.com"})
+    app = create_app(changed, clock=clock, storage=storage, events=events)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
+        preflight = await http.options(
+            "/graphql",
+            headers={
+                "origin": "https://app.example.com",
+                "access-control-request-method": method,
+                "access-control-request-headers": "authorization, x-graphql-event-stream-token",
+            },
+        )
+    assert preflight.status_code == 200
+    assert method in preflight.headers["access-control-allow-methods"]
+    assert "x-graphql-event-stream-token" in preflight.headers["access-control-allow-headers"]
