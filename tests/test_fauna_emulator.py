@@ -26,7 +26,14 @@ with warnings.catch_warnings():
     import faunadb.client
     from faunadb import query as q
     from faunadb.client import FaunaClient
-    from faunadb.errors import BadRequest, NotFound, Unauthorized, UnavailableError
+    from faunadb.errors import (
+        BadRequest,
+        ContendedTransaction,
+        NotFound,
+        PermissionDenied,
+        Unauthorized,
+        UnavailableError,
+    )
     from faunadb.objects import FaunaTime, Query, Ref, SetRef
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -887,3 +894,155 @@ def test_main_serves_in_the_foreground() -> None:
         finally:
             proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+# ---- the core's operational behaviour (issue 12; each cites the core source it follows) ----
+
+
+def _fill(client: FaunaClient, count: int) -> None:
+    client.query(q.create_collection({"name": "things"}))
+    client.query(
+        q.foreach(
+            q.lambda_("i", q.create(q.collection("things"), {"data": {"n": q.var("i")}})),
+            list(range(count)),
+        )
+    )
+
+
+@pytest.mark.parametrize(("count", "active"), [(128, True), (129, False)])
+def test_index_builds_in_the_background_above_128_documents(
+    emu: FaunaEmulator, client: FaunaClient, count: int, active: bool
+) -> None:
+    """doc/Index.scala BuildSyncSize = 128: a larger source builds in the background, and
+    SetFunctions.scala answers Match on it with IndexInactive (400 "instance not found")."""
+    _fill(client, count)
+    created = client.query(
+        q.create_index(
+            {"name": "by_n", "source": q.collection("things"), "terms": [{"field": ["data", "n"]}]}
+        )
+    )
+    assert created["active"] is active
+    assert client.query(q.select("active", q.get(q.index("by_n")))) is active
+    if active:
+        assert emu.building_indexes() == []
+        return
+    assert emu.building_indexes() == ["by_n"]
+    with pytest.raises(BadRequest) as inactive:
+        client.query(q.paginate(q.match(q.index("by_n"), 3)))
+    error = inactive.value.errors[0]
+    assert (error.code, error.description) == ("instance not found", "Index 'by_n' is not active.")
+    assert error.position == ["paginate", "index"]
+    assert emu.finish_index_builds() == ["by_n"]
+    assert len(client.query(q.paginate(q.match(q.index("by_n"), 3)))["data"]) == 1
+    assert client.query(q.select("active", q.get(q.index("by_n")))) is True
+
+
+def test_versions_count_towards_the_synchronous_build_limit(client: FaunaClient) -> None:
+    """WriteAdaptor.scala fetchForSyncIdxBuild: over 128 versions also build in the background."""
+    _fill(client, 100)
+    client.query(
+        q.map_(
+            q.lambda_("r", q.update(q.var("r"), {"data": {"m": 1}})),
+            q.paginate(q.documents(q.collection("things")), size=40),
+        )
+    )
+    created = client.query(q.create_index({"name": "all_things", "source": q.collection("things")}))
+    assert created["active"] is False
+
+
+def test_contend_next_answers_the_cores_409_and_applies_nothing(
+    emu: FaunaEmulator, client: FaunaClient
+) -> None:
+    """APIResponse.scala TransactionContentionNoInfo: 409 "contended transaction"."""
+    client.query(q.create_collection({"name": "things"}))
+    emu.contend_next(2)
+    for _ in range(2):
+        with pytest.raises(ContendedTransaction) as contended:
+            client.query(q.create(q.collection("things"), {"data": {"n": 1}}))
+        error = contended.value.errors[0]
+        assert error.code == "contended transaction"
+        assert error.description == (
+            "Transaction was aborted due to detection of concurrent modification."
+        )
+    assert client.query(q.count(q.documents(q.collection("things")))) == 0
+    client.query(q.create(q.collection("things"), {"data": {"n": 1}}))
+    assert client.query(q.count(q.documents(q.collection("things")))) == 1
+
+
+def test_serialized_is_kept_and_defaults_to_true(client: FaunaClient) -> None:
+    """doc/Index.scala DefaultData: SerialField -> Some(true)."""
+    client.query(q.create_collection({"name": "things"}))
+    client.query(q.create_index({"name": "a", "source": q.collection("things")}))
+    client.query(
+        q.create_index({"name": "b", "source": q.collection("things"), "serialized": False})
+    )
+    assert client.query([q.select("serialized", q.get(q.index(n))) for n in "ab"]) == [True, False]
+
+
+def test_a_transaction_over_16_mib_is_refused(client: FaunaClient) -> None:
+    """CoreConfig.scala transaction_max_size_bytes = 16 MiB; State.scala TxnTooLargeException,
+    answered 400 "bad request" by ExceptionResponseHelpers.scala; nothing is written."""
+    client.query(q.create_collection({"name": "things"}))
+    big = "x" * (4 * 1024 * 1024)
+    client.query(
+        q.do(*(q.create(q.collection("things"), {"data": {"s": big}}) for _ in range(3)), None)
+    )
+    with pytest.raises(BadRequest) as refused:
+        client.query(
+            q.do(*(q.create(q.collection("things"), {"data": {"s": big}}) for _ in range(5)), None)
+        )
+    error = refused.value.errors[0]
+    assert error.code == "bad request"
+    assert error.description.startswith("Transaction exceeded limit: got ")
+    assert error.description.endswith("bytes, limit 16777216 bytes")
+    assert client.query(q.count(q.documents(q.collection("things")))) == 3
+
+
+def test_a_query_wider_than_100000_is_refused(client: FaunaClient) -> None:
+    """CoreConfig.scala query_max_query_width = 100_000; QueryEvalContext.scala refuses wider."""
+    assert len(client.query(q.map_(q.lambda_("x", q.var("x")), list(range(100_000))))) == 100_000
+    with pytest.raises(BadRequest) as refused:
+        client.query(q.map_(q.lambda_("x", q.var("x")), list(range(100_001))))
+    assert refused.value.errors[0].code == "bad request"
+    assert refused.value.errors[0].description == (
+        "Query exceeds max width. Max: 100000, current: 100001."
+    )
+
+
+def test_scoped_secrets_and_keys_open_child_databases(
+    emu: FaunaEmulator, client: FaunaClient
+) -> None:
+    """auth/AuthScope.scala: `secret:db:role`; a key's role per auth/Permissions.scala."""
+    client.query(q.create_database({"name": "appdb"}))
+    server = make_client(emu, f"{SECRET}:appdb:server")
+    server.query(q.create_collection({"name": "things"}))
+    server.query(q.create(q.collection("things"), {"data": {"n": 1}}))
+    assert client.query(q.exists(q.collection("things"))) is False  # not in the root database
+    key = client.query(q.create_key({"database": q.database("appdb"), "role": "server"}))
+    assert make_client(emu, key["secret"]).query(q.count(q.documents(q.collection("things")))) == 1
+    for secret in (f"{SECRET}:nodb:server", "not-a-key", f"{key['secret']}:appdb:admin"):
+        with pytest.raises(Unauthorized):
+            make_client(emu, secret).query(1)
+    with pytest.raises(PermissionDenied):
+        make_client(emu, key["secret"]).query(q.create_key({"role": "admin"}))
+
+
+def test_a_client_key_is_denied_with_403(emu: FaunaEmulator, client: FaunaClient) -> None:
+    """auth/Permissions.scala NullPermissions; 403 by ast/Error.scala statusCode; Exists
+    answers canRead && exists (ReadAdaptor.scala), false rather than an error."""
+    client.query(q.create_collection({"name": "things"}))
+    denied = make_client(emu, f"{SECRET}:client")
+    assert denied.query(q.exists(q.collection("things"))) is False
+    for expr in (
+        q.get(q.collection("things")),
+        q.create(q.collection("things"), {"data": {}}),
+        q.paginate(q.indexes()),
+        q.create_collection({"name": "more"}),
+    ):
+        with pytest.raises(PermissionDenied) as refused:
+            denied.query(expr)
+        error = refused.value.errors[0]
+        assert (error.code, error.description) == (
+            "permission denied",
+            "Insufficient privileges to perform the action.",
+        )

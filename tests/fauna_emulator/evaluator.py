@@ -20,14 +20,41 @@ from .values import Lambda, Ref, SetValue, Ts
 
 Env = dict[str, Any]
 
+_READS = frozenset({"read", "read_index"})
+ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    "admin": _READS | {"write", "write_schema", "root"},
+    "server": _READS | {"write", "write_schema"},
+    "server-readonly": _READS,
+    "client": frozenset(),
+}
+
 
 class Evaluator:
     """Evaluates one query (one transaction) against the store at transaction time `ts` (µs)."""
 
-    def __init__(self, store: Store, ts: int, txn: int) -> None:
+    def __init__(self, store: Store, ts: int, txn: int, role: str = "admin") -> None:
         self.store = store
         self.ts = ts
         self.txn = txn
+        self.role = role
+
+    # ---- permissions: the built-in roles of `ext/model/src/main/scala/auth/Permissions.scala` ----
+
+    def allowed(self, action: str) -> bool:
+        """Whether the key's role may `action`: read, read_index, write, write_schema or root
+        (databases and keys). Admin may do all; server all but root (RootClassIDs);
+        server-readonly only reads; client nothing (NullPermissions, without ABAC roles)."""
+        return action in ROLE_ACTIONS.get(self.role, frozenset())
+
+    def require(self, action: str, pos: Pos) -> None:
+        if not self.allowed(action):
+            # PermissionDenied: 403 by `ast/Error.scala` statusCode, description per Renderable.
+            raise QueryError(
+                "permission denied",
+                "Insufficient privileges to perform the action.",
+                pos,
+                status=403,
+            )
 
     # ---- core ----
 

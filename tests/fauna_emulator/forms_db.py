@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -21,16 +22,19 @@ from .forms_values import want
 from .refs import make_ref
 from .registry import form
 from .sets import FqlSet
-from .store import CollectionDef, FunctionDef, IndexDef, IndexField
+from .store import CollectionDef, DatabaseDef, FunctionDef, IndexDef, IndexField, KeyDef, Store
 from .values import (
     COLLECTIONS,
+    DATABASES,
     FUNCTIONS,
     INDEXES,
+    KEYS,
     Lambda,
     Ref,
     Ts,
     Version,
     collection_ref,
+    database_ref,
     function_ref,
     index_ref,
     is_number,
@@ -57,6 +61,7 @@ def _named_ref(name: str, make: Any) -> None:
 _named_ref("collection", collection_ref)
 _named_ref("index", index_ref)
 _named_ref("function", function_ref)
+_named_ref("database", database_ref)
 
 
 def _native_set(name: str) -> None:
@@ -94,7 +99,9 @@ def doc_version(ref: Ref, ts: int, fields: dict[str, Any]) -> Version:
     return Version({"ref": ref, "ts": ts, **fields})
 
 
-def schema_version(ref: Ref, definition: CollectionDef | IndexDef | FunctionDef) -> Version:
+def schema_version(
+    ref: Ref, definition: CollectionDef | IndexDef | FunctionDef | DatabaseDef | KeyDef
+) -> Version:
     return Version({"ref": ref, "ts": definition.ts, **definition.fields})
 
 
@@ -127,6 +134,8 @@ def read(ev: Evaluator, ref: Ref, at: Pos, ts: int | None, strict: bool) -> Vers
         COLLECTIONS: ("collection", state.collections),
         INDEXES: ("index", state.indexes),
         FUNCTIONS: ("function", state.functions),
+        DATABASES: ("database", state.databases),
+        KEYS: ("key", state.keys),
     }
     if ref.collection not in tables:
         raise unsupported(at, "Reading this ref")
@@ -152,6 +161,7 @@ def _get(ev: Evaluator, x: X, env: Env, pos: Pos) -> Any:
         target = entries[0].ref  # the first document in set order (fauna-notes §2)
     if not isinstance(target, Ref):
         raise expected(at, ["Ref", "Set"], target)
+    ev.require("root" if _is_root_class(target) else "read", at)
     version = read(ev, target, at, ts, strict=True)
     if version is None:
         raise not_found(pos, "Document not found.")
@@ -168,6 +178,8 @@ def _exists(ev: Evaluator, x: X, env: Env, pos: Pos) -> Any:
         raise expected([*pos, "exists"], ["Ref", "Set"], target)
     if target.is_native:
         return True
+    if not ev.allowed("root" if _is_root_class(target) else "read"):
+        return False  # canRead && exists (`ast/functions/ReadAdaptor.scala` exists)
     return read(ev, target, [*pos, "exists"], ts, strict=False) is not None
 
 
@@ -246,6 +258,7 @@ def create_document(ev: Evaluator, target: Any, params: dict[str, Any], at: Pos)
         assert target.collection is not None
         coll, doc_id = target.collection.id, target.id
     _writable(ev, coll, at)
+    ev.require("write", at)
     if doc_id is not None:
         doc = ev.store.doc(target)
         if doc is not None and doc.current is not None:
@@ -276,6 +289,7 @@ def _write(ev: Evaluator, x: X, env: Env, pos: Pos, verb: str) -> Any:
         raise expected(at, ["Ref"], target)
     if not target.is_document:
         raise unsupported(at, f"{verb.capitalize()} of a schema document")
+    ev.require("write", at)
     current = read(ev, target, at, None, strict=True)
     if current is None:
         raise not_found(at, "Document not found.")
@@ -301,6 +315,9 @@ def _delete(ev: Evaluator, x: X, env: Env, pos: Pos) -> Any:
     at = [*pos, "delete"]
     if not isinstance(target, Ref) or target.is_native:
         raise expected(at, ["Ref"], target)
+    ev.require("write" if target.is_document else "write_schema", at)
+    if target.collection in (DATABASES, KEYS):
+        return _delete_root_doc(ev, target, at)
     version = read(ev, target, at, None, strict=True)
     if version is None:
         raise not_found(pos, "Document not found.")
@@ -333,6 +350,7 @@ def _name(ev: Evaluator, params: dict[str, Any], at: Pos) -> str:
 
 
 def create_collection(ev: Evaluator, params: dict[str, Any], at: Pos) -> Version:
+    ev.require("write_schema", at)
     name = _name(ev, params, at)
     if name in ev.store.state.collections:
         raise already_exists(at, "Collection")
@@ -390,6 +408,7 @@ def _fields(raw: Any, key: str, at: Pos) -> tuple[tuple[IndexField, ...], list[d
 
 
 def create_index(ev: Evaluator, params: dict[str, Any], at: Pos) -> Version:
+    ev.require("write_schema", at)
     name = _name(ev, params, at)
     if name in ev.store.state.indexes:
         raise already_exists(at, "Index")
@@ -401,7 +420,9 @@ def create_index(ev: Evaluator, params: dict[str, Any], at: Pos) -> Version:
     for key, flag in (("unique", unique), ("serialized", serialized)):
         if not isinstance(flag, bool):
             raise invalid_type_failure(at, [key], "Boolean", flag)
-    fields: dict[str, Any] = {"active": True, "serialized": serialized, "name": name}
+    # Built in this query when the sources are small, else in the background (store.py).
+    active = not ev.store.needs_background_build(source)
+    fields: dict[str, Any] = {"active": active, "serialized": serialized, "name": name}
     if "unique" in params:
         fields["unique"] = unique
     fields["source"] = params["source"]
@@ -412,13 +433,16 @@ def create_index(ev: Evaluator, params: dict[str, Any], at: Pos) -> Version:
     if params.get("data") is not None:
         fields["data"] = strip_nulls(params["data"])
     fields["partitions"] = 1 if terms else 8  # as Fauna reports them (fauna-notes §3)
-    ev.store.put_index(IndexDef(name, source, terms, values, unique, fields, ev.ts, ev.txn))
+    index = IndexDef(name, source, terms, values, unique, fields, ev.ts, ev.txn)
+    ev.store.put_index(index)
+    fields = dict(fields)  # the rendered version keeps this query's `active`
     version = Version({"ref": index_ref(name), "ts": ev.ts, **fields})
     version.is_new = True
     return version
 
 
 def create_function(ev: Evaluator, params: dict[str, Any], at: Pos) -> Version:
+    ev.require("write_schema", at)
     name = _name(ev, params, at)
     if name in ev.store.state.functions:
         raise already_exists(at, "Function")
@@ -434,10 +458,81 @@ def create_function(ev: Evaluator, params: dict[str, Any], at: Pos) -> Version:
     return version
 
 
+def create_database(ev: Evaluator, params: dict[str, Any], at: Pos) -> Version:
+    """A child database with its own schema and documents; only an admin key may."""
+    ev.require("root", at)
+    name = _name(ev, params, at)
+    if name in ev.store.state.databases:
+        raise already_exists(at, "Database")
+    fields = {"name": name, **strip_nulls({"data": params.get("data")})}
+    child = DatabaseDef(name, Store(ev.store.clock), fields, ev.ts)
+    ev.store.put_database(child)
+    version = Version({"ref": database_ref(name), "ts": ev.ts, **fields})
+    version.is_new = True
+    return version
+
+
+KEY_ROLES = ("admin", "server", "server-readonly", "client")
+
+
+def create_key(ev: Evaluator, params: dict[str, Any], at: Pos) -> Version:
+    """A key for this database or a child (`database`), with a built-in role. The secret is
+    returned once, as the core does; it is shown as `fn` + random text."""
+    ev.require("root", at)
+    role = params.get("role")
+    if role not in KEY_ROLES:
+        raise validation_failed(at, ["role"], "invalid value", f"Invalid role {role!r}.")
+    db = params.get("database")
+    if db is not None:
+        if not (isinstance(db, Ref) and db.collection == DATABASES):
+            raise invalid_type_failure(at, ["database"], "Ref", db)
+        if db.id not in ev.store.state.databases:
+            raise invalid_ref(at, "database", db.id)
+    key_id = ev.store.new_id()
+    secret = "fn" + secrets.token_urlsafe(30).replace("-", "A").replace("_", "B")
+    fields: dict[str, Any] = {"role": role}
+    if db is not None:
+        fields["database"] = db
+    key = KeyDef(key_id, secret, db.id if db is not None else None, role, fields, ev.ts)
+    ev.store.put_key(key)
+    version = Version(
+        {
+            "ref": Ref(key_id, KEYS),
+            "ts": ev.ts,
+            **fields,
+            "secret": secret,
+            "hashed_secret": "$2a$05$" + secrets.token_hex(26),
+        }
+    )
+    version.is_new = True
+    return version
+
+
+def _is_root_class(ref: Ref) -> bool:
+    return ref.collection in (DATABASES, KEYS)
+
+
+def _delete_root_doc(ev: Evaluator, ref: Ref, at: Pos) -> Version:
+    ev.require("root", at)
+    if ref.collection == DATABASES:
+        found = ev.store.state.databases.get(ref.id)
+        if found is None:
+            raise invalid_ref(at, "database", ref.id)
+        ev.store.drop_database(ref.id)
+        return Version({"ref": ref, "ts": found.ts, **found.fields})
+    key = ev.store.state.keys.get(ref.id)
+    if key is None:
+        raise not_found(at, "Key not found.")
+    ev.store.drop_key(ref.id)
+    return Version({"ref": ref, "ts": key.ts, **key.fields})
+
+
 _SCHEMA_CREATORS = {
     "collections": create_collection,
     "indexes": create_index,
     "functions": create_function,
+    "databases": create_database,
+    "keys": create_key,
 }
 
 
@@ -454,6 +549,8 @@ _schema_form("create_collection", "collections")
 _schema_form("create_class", "collections")
 _schema_form("create_index", "indexes")
 _schema_form("create_function", "functions")
+_schema_form("create_database", "databases")
+_schema_form("create_key", "keys")
 
 
 @form("call", optional=("arguments",))

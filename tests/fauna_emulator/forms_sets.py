@@ -32,6 +32,7 @@ X = dict[str, Any]
 
 DEFAULT_PAGE_SIZE = 64
 MAX_PAGE_SIZE = 100_000
+MAX_QUERY_WIDTH = 100_000
 
 
 def as_set(value: Any, pos: Pos) -> FqlSet:
@@ -63,6 +64,15 @@ def match_set(ev: Evaluator, index: Any, terms: list[Any], pos: Pos) -> MatchSet
     if found.txn == ev.txn:
         # The index document is not readable as an index until its query commits.
         raise QueryError("instance not found", f"Index '{index.id}' is not active.", pos)
+    ev.require("read_index", pos)
+    if not found.active:
+        # A background build is running: `ast/functions/SetFunctions.scala` MatchFunction
+        # answers IndexInactive (code "instance not found", status 400 by `ast/Error.scala`
+        # statusCode) at `pos at "index"`, rendered "Index 'x' is not active." (Renderable.scala).
+        parent = pos[:-1] if pos and pos[-1] == "match" else pos
+        raise QueryError(
+            "instance not found", f"Index '{index.id}' is not active.", [*parent, "index"]
+        )
     for term in terms:
         if isinstance(term, dict | SetValue | Lambda | Page):
             raise invalid_argument(pos, f"Scalar expected, {type_name(term)} provided.")
@@ -86,6 +96,7 @@ def _documents(ev: Evaluator, x: X, env: Env, pos: Pos) -> Any:
         raise expected([*pos, "documents"], ["Collection Ref"], coll)
     if coll.id not in ev.store.state.collections:
         raise invalid_ref([*pos, "documents"], "collection", coll.id)
+    ev.require("read_index", [*pos, "documents"])
     return DocumentsSet(coll.id)
 
 
@@ -190,6 +201,11 @@ def _paginate(ev: Evaluator, x: X, env: Env, pos: Pos) -> Any:
         if option in x and ev.arg(x, option, env, pos) not in (None, False):
             raise unsupported([*pos, option], f"Paginate with '{option}'")
     source = as_set(ev.arg(x, "paginate", env, pos), [*pos, "paginate"])
+    if isinstance(source, NativeSet):
+        # Reading a schema set needs read permission on its native collection
+        # (`ext/model/src/main/scala/set/IndexSet.scala` SchemaSet filteredForRead).
+        root = source.ref.id in ("databases", "keys")
+        ev.require("root" if root else "read", [*pos, "paginate"])
     size = DEFAULT_PAGE_SIZE
     if "size" in x:
         size = want(ev.arg(x, "size", env, pos), [*pos, "size"], int, "Integer")
@@ -222,7 +238,22 @@ def _lambda_over(name: str, run: Callable[[Evaluator, Lambda, list[Any], Pos], l
         source = ev.arg(x, "collection", env, pos)
         if name == "filter" and isinstance(source, SetValue | Ref):
             return FilterSet(as_set(source, [*pos, "collection"]), fn, [*pos, name])
-        return _shaped(source, run(ev, fn, _items(source, [*pos, "collection"]), [*pos, name]))
+        items = _items(source, [*pos, "collection"])
+        _check_width(items)
+        return _shaped(source, run(ev, fn, items, [*pos, name]))
+
+
+def _check_width(items: list[Any]) -> None:
+    """One Map/Foreach/Filter fans out over its items at once; the core refuses a query wider
+    than query_max_query_width = 100_000 (`ext/config/.../CoreConfig.scala`) with
+    MaxQueryWidthExceeded (`ext/repo/.../query/QueryEvalContext.scala`), answered 400
+    "bad request" with no position (`api/ExceptionResponseHelpers.scala`)."""
+    if len(items) > MAX_QUERY_WIDTH:
+        raise QueryError(
+            "bad request",
+            f"Query exceeds max width. Max: {MAX_QUERY_WIDTH}, current: {len(items)}.",
+            None,
+        )
 
 
 def _run_map(ev: Evaluator, fn: Lambda, items: list[Any], at: Pos) -> list[Any]:

@@ -12,6 +12,7 @@ import binascii
 import contextlib
 import hmac
 import json
+import re
 import socket
 import threading
 import time
@@ -20,7 +21,7 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from .errors import QueryError
-from .evaluator import Evaluator
+from .evaluator import ROLE_ACTIONS, Evaluator
 from .store import Store
 from .values import Version, render
 
@@ -29,6 +30,21 @@ MAX_QUERY_TIMEOUT_MS = 600_000
 PING_SCOPES = frozenset({"node", "local", "global", "all", "read", "write"})
 
 Answer = tuple[int, Any, dict[str, str]]
+
+# The body the core answers when a transaction stays contended after its retries
+# (`ext/repo/src/main/scala/RepoContext.scala` maxAttempts = 5; the 409 body is
+# `ext/api/src/main/scala/api/fql1/APIResponse.scala` TransactionContentionNoInfo).
+CONTENDED = (
+    "contended transaction",
+    "Transaction was aborted due to detection of concurrent modification.",
+)
+# `secret[:database/path]:role` (`ext/model/src/main/scala/auth/AuthScope.scala` AuthParser):
+# the secret stops at any of "/,()&=:", a database path segment at any of ",()&=:".
+_SCOPED = re.compile(
+    r"^(?P<secret>[^/,()&=:]+):(?:(?P<db>[^,()&=:]+):)?"
+    r"(?P<role>admin|server-readonly|server|client)$"
+)
+_PLAIN = re.compile(r"^(?P<secret>[^/,()&=:]+)(?::.*)?$")
 
 
 def _error_body(code: str, description: str) -> dict[str, Any]:
@@ -51,6 +67,7 @@ class FaunaEmulator:
         self.port = port  # 0 picks a free port at start(); a restart reuses the one it got
         self.delay: float = 0.0
         self.fail_with_status: int | None = None
+        self._contend = 0  # how many coming queries answer 409 (see contend_next)
         self._store = Store()
         self._state_lock = threading.Lock()  # one query at a time: the global transaction lock
         self._counter_lock = threading.Lock()
@@ -114,9 +131,41 @@ class FaunaEmulator:
             self._requests = 0
 
     def reset(self) -> None:
-        """Drop every collection, index, function and document."""
+        """Drop every collection, index, function, document, child database and key."""
         with self._state_lock:
             self._store.reset()
+            self._contend = 0
+
+    def contend_next(self, count: int) -> None:
+        """Answer the next `count` queries (after authentication) with the core's 409, as
+        it does when a transaction is still contended after its own retries. Nothing of
+        those queries is applied."""
+        with self._counter_lock:
+            self._contend = count
+
+    def finish_index_builds(self, database: str = "") -> list[str]:
+        """End every background index build (of the root database, or of the child database
+        path `database`): those indexes turn `active: true`. Answers their names."""
+        with self._state_lock:
+            store = self._database(database.split("/") if database else [])
+            return [] if store is None else store.finish_builds()
+
+    def building_indexes(self, database: str = "") -> list[str]:
+        """The names of the indexes still building (`active: false`)."""
+        with self._state_lock:
+            store = self._database(database.split("/") if database else [])
+            if store is None:
+                return []
+            return [i.name for i in store.state.indexes.values() if not i.active]
+
+    def _database(self, path: list[str]) -> Store | None:
+        store = self._store
+        for name in path:
+            found = store.state.databases.get(name)
+            if found is None:
+                return None
+            store = found.store
+        return store
 
     # ---- request handling (called from the handler threads) ----
 
@@ -143,21 +192,70 @@ class FaunaEmulator:
             return 400, _error_body("invalid url parameter", f"Invalid scope '{scope}'."), {}
         return 200, {"resource": f"Scope {scope} is OK"}, {}
 
-    def _authorized(self, header: str | None) -> bool:
+    def _credential(self, header: str | None) -> str | None:
         scheme, _, credential = (header or "").strip().partition(" ")
         if scheme.lower() == "bearer":
-            secret = credential.strip()
-        elif scheme.lower() == "basic":
+            return credential.strip()
+        if scheme.lower() == "basic":
             try:
-                secret = base64.b64decode(credential.strip()).decode().split(":", 1)[0]
+                # Basic sends "secret:" (password empty); the scoped secret keeps its colons.
+                user = base64.b64decode(credential.strip()).decode()
             except (binascii.Error, UnicodeDecodeError):
-                return False
+                return None
+            return user[:-1] if user.endswith(":") else user
+        return None
+
+    def _login(self, header: str | None) -> tuple[Store, str] | None:
+        """The database and role a secret opens, or None (401). A scoped secret
+        `secret:db:role` names a child database path and a built-in role; only the root
+        key and admin keys may scope (AuthScope.scala canSetScope); anything else after a
+        colon is ignored, as AuthParser's fallback does."""
+        credential = self._credential(header)
+        if not credential:
+            return None
+        scoped = _SCOPED.match(credential)
+        plain = _PLAIN.match(credential)
+        match = scoped or plain
+        if match is None:
+            return None
+        secret = match.group("secret")
+        path = (scoped.group("db") or "").split("/") if scoped and scoped.group("db") else []
+        if hmac.compare_digest(secret.encode(), self.secret.encode()):
+            home, role = self._store, "admin"
         else:
-            return False
-        return hmac.compare_digest(secret.encode(), self.secret.encode())
+            found = self._key(self._store, secret)
+            if found is None:
+                return None
+            home, role = found
+            if scoped and role != "admin":
+                return None
+        if scoped:
+            role = scoped.group("role")
+        store = home
+        for name in path:
+            child = store.state.databases.get(name)
+            if child is None:
+                return None  # no such database: the login fails (getSubScope finds none)
+            store = child.store
+        return (store, role) if role in ROLE_ACTIONS else None
+
+    def _key(self, store: Store, secret: str) -> tuple[Store, str] | None:
+        for key in store.state.keys.values():
+            if hmac.compare_digest(key.secret.encode(), secret.encode()):
+                if key.database is None:
+                    return store, key.role
+                child = store.state.databases.get(key.database)
+                return None if child is None else (child.store, key.role)
+        for db in store.state.databases.values():
+            found = self._key(db.store, secret)
+            if found is not None:
+                return found
+        return None
 
     def _query(self, headers: dict[str, str], body: bytes) -> Answer:
-        if not self._authorized(headers.get("authorization")):
+        with self._state_lock:
+            login = self._login(headers.get("authorization"))
+        if login is None:
             auth = {"WWW-Authenticate": 'Basic realm="Unauthorized"'}
             return 401, _error_body("unauthorized", "Unauthorized"), auth
         bad = _check_headers(headers)
@@ -171,25 +269,33 @@ class FaunaEmulator:
         if not body.strip():
             err = QueryError("invalid expression", "No query provided.", [])
             return 400, {"errors": [err.to_json()]}, {}
-        return self.execute(expr)
-
-    def execute(self, expr: Any) -> Answer:
-        """Run one decoded query as a transaction: commit on success, roll back on any error."""
-        with self._state_lock:
+        with self._counter_lock:
+            contended = self._contend > 0
+            self._contend -= 1 if contended else 0
+        if contended:
             ts = self._store.next_txn_ts()
+            return 409, _error_body(*CONTENDED), {"X-Txn-Time": str(ts)}
+        store, role = login
+        return self.execute(expr, store, role)
+
+    def execute(self, expr: Any, store: Store | None = None, role: str = "admin") -> Answer:
+        """Run one decoded query as a transaction: commit on success, roll back on any error."""
+        store = store or self._store
+        with self._state_lock:
+            ts = store.next_txn_ts()
             self._txn += 1
-            self._store.begin()
+            store.begin()
             try:
-                result = Evaluator(self._store, ts, self._txn).eval(expr, {}, [])
+                result = Evaluator(store, ts, self._txn, role).eval(expr, {}, [])
                 resource = render(result)
             except QueryError as err:
-                self._store.rollback()
+                store.rollback()
                 return err.status, {"errors": [err.to_json()]}, {"X-Txn-Time": str(ts)}
             except Exception as exc:  # an emulator bug: still JSON, like the core's 500
-                self._store.rollback()
+                store.rollback()
                 body = _error_body("internal server error", f"{type(exc).__name__}: {exc}")
                 return 500, body, {"X-Txn-Time": str(ts)}
-            self._store.commit()
+            store.commit()
         created = isinstance(result, Version) and result.is_new
         return (201 if created else 200), {"resource": resource}, {"X-Txn-Time": str(ts)}
 

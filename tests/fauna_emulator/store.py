@@ -13,10 +13,20 @@ from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import Pos, not_unique
+from .errors import Pos, QueryError, not_unique
 from .values import Lambda, Ref, doc_ref, freeze
 
 _MISSING: Any = object()
+
+# The core builds a new index inside the creating query only when its source collections hold at
+# most this many documents and versions; otherwise a task builds it in the background and the
+# index stays `active: false` (`ext/model/src/main/scala/doc/Index.scala` BuildSyncSize = 128,
+# applied in `ast/functions/WriteAdaptor.scala` fetchForSyncIdxBuild).
+BUILD_SYNC_SIZE = 128
+# A transaction's writes may total this many bytes (`ext/config/.../CoreConfig.scala`
+# transaction_max_size_bytes = 16 * 1024 * 1024; `ext/repo/.../query/State.scala` throws
+# TxnTooLargeException, which `api/ExceptionResponseHelpers.scala` answers as 400 bad request).
+TXN_MAX_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,10 @@ class IndexDef:
     txn: int
 
     @property
+    def active(self) -> bool:
+        return bool(self.fields.get("active", True))
+
+    @property
     def reverse_flags(self) -> tuple[bool, ...]:
         return tuple(v.reverse for v in self.values)
 
@@ -58,6 +72,28 @@ class FunctionDef:
     fields: dict[str, Any]
     ts: int
     txn: int
+
+
+@dataclass
+class DatabaseDef:
+    """A child database: its own schema and documents (a Store of its own)."""
+
+    name: str
+    store: Store
+    fields: dict[str, Any]
+    ts: int
+
+
+@dataclass(frozen=True)
+class KeyDef:
+    """A key: its secret opens `database` (None: the database holding the key) with `role`."""
+
+    id: str
+    secret: str
+    database: str | None
+    role: str
+    fields: dict[str, Any]
+    ts: int
 
 
 @dataclass(frozen=True)
@@ -91,6 +127,8 @@ class State:
     collections: dict[str, CollectionDef] = field(default_factory=dict)
     indexes: dict[str, IndexDef] = field(default_factory=dict)
     functions: dict[str, FunctionDef] = field(default_factory=dict)
+    databases: dict[str, DatabaseDef] = field(default_factory=dict)
+    keys: dict[str, KeyDef] = field(default_factory=dict)  # by key id
     docs: dict[str, dict[str, DocState]] = field(default_factory=dict)
     # index name -> frozen terms -> doc ref -> rows; and index name -> doc ref -> its partitions
     partitions: dict[str, dict[Hashable, dict[Ref, tuple[Row, ...]]]] = field(default_factory=dict)
@@ -131,38 +169,64 @@ def index_rows(
     return list(rows.values())
 
 
-class Store:
+class Clock:
+    """Transaction times and document ids, shared by a database and its children."""
+
     def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.last_ts = 0
+        self._last_id = 0
+
+    def next_txn_ts(self) -> int:
+        with self._lock:
+            self.last_ts = max(time.time_ns() // 1000, self.last_ts + 1)
+            return self.last_ts
+
+    def new_id(self) -> str:
+        """A snowflake-like id: milliseconds << 18 plus a sequence, 18 digits (fauna-notes §3)."""
+        with self._lock:
+            self._last_id = max((time.time_ns() // 1_000_000) << 18, self._last_id + 1)
+            return str(self._last_id)
+
+
+class Store:
+    def __init__(self, clock: Clock | None = None) -> None:
         self.state = State()
         self._undo: list[tuple[dict[Any, Any], Any, Any]] = []
-        self._clock = threading.Lock()
-        self._last_ts = 0
-        self._last_id = 0
+        self.clock = clock or Clock()
+        self._txn_bytes = 0
 
     # ---- clocks: not rolled back, like the real ones ----
 
     def next_txn_ts(self) -> int:
-        with self._clock:
-            self._last_ts = max(time.time_ns() // 1000, self._last_ts + 1)
-            return self._last_ts
+        return self.clock.next_txn_ts()
 
     @property
     def last_txn_ts(self) -> int:
-        return self._last_ts or time.time_ns() // 1000
+        return self.clock.last_ts or time.time_ns() // 1000
 
     def new_id(self) -> str:
-        """A snowflake-like id: milliseconds << 18 plus a sequence, 18 digits (fauna-notes §3)."""
-        with self._clock:
-            self._last_id = max((time.time_ns() // 1_000_000) << 18, self._last_id + 1)
-            return str(self._last_id)
+        return self.clock.new_id()
 
     # ---- transactions ----
 
     def begin(self) -> None:
         self._undo.clear()
+        self._txn_bytes = 0
 
     def commit(self) -> None:
         self._undo.clear()
+
+    def count_write(self, size: int) -> None:
+        """Add one write's bytes to the transaction; past 16 MiB the query fails as the core's."""
+        self._txn_bytes += size
+        if self._txn_bytes > TXN_MAX_BYTES:
+            raise QueryError(
+                "bad request",
+                f"Transaction exceeded limit: got {self._txn_bytes} bytes, "
+                f"limit {TXN_MAX_BYTES} bytes",
+                None,  # an exception-level answer: no position (ExceptionResponseHelpers)
+            )
 
     def rollback(self) -> None:
         while self._undo:
@@ -198,8 +262,29 @@ class Store:
         self._del(self.state.collections, name)
         self._del(self.state.docs, name)
 
+    def needs_background_build(self, source: tuple[str, ...]) -> bool:
+        """More than BUILD_SYNC_SIZE live documents, or versions of them, in the sources."""
+        docs = versions = 0
+        for coll in source:
+            for doc in self.state.docs.get(coll, {}).values():
+                if doc.current is not None:
+                    docs += 1
+                    versions += len(doc.versions)
+        return docs > BUILD_SYNC_SIZE or versions > BUILD_SYNC_SIZE
+
+    def finish_builds(self) -> list[str]:
+        """Mark every index still building as active (the build task's end); their names."""
+        done = []
+        for index in self.state.indexes.values():
+            if not index.active:
+                index.fields["active"] = True
+                done.append(index.name)
+        return done
+
     def put_index(self, index: IndexDef) -> None:
-        """Create an index and build it now: small collections index synchronously."""
+        """Create an index and fill it now. An index the core would build in the background is
+        filled too (the emulator has no task queue) but stays `active: false`, so Match refuses
+        it until `finish_builds`, which is when the core's build task would end."""
         self._set(self.state.indexes, index.name, index)
         self._set(self.state.partitions, index.name, {})
         self._set(self.state.doc_terms, index.name, {})
@@ -212,6 +297,18 @@ class Store:
     def drop_index(self, name: str) -> None:
         for container in (self.state.indexes, self.state.partitions, self.state.doc_terms):
             self._del(container, name)
+
+    def put_database(self, db: DatabaseDef) -> None:
+        self._set(self.state.databases, db.name, db)
+
+    def drop_database(self, name: str) -> None:
+        self._del(self.state.databases, name)
+
+    def put_key(self, key: KeyDef) -> None:
+        self._set(self.state.keys, key.id, key)
+
+    def drop_key(self, key_id: str) -> None:
+        self._del(self.state.keys, key_id)
 
     def put_function(self, fn: FunctionDef) -> None:
         self._set(self.state.functions, fn.name, fn)
@@ -238,6 +335,7 @@ class Store:
         """
         assert ref.collection is not None
         docs = self.state.docs[ref.collection.id]
+        self.count_write(len(repr(fields)) if fields is not None else 16)
         prev = docs.get(ref.id)
         state = prev.written(ts, fields) if prev else DocState(((ts, fields),))
         self._set(docs, ref.id, state)
@@ -287,16 +385,22 @@ class Store:
             "collections": self.state.collections,
             "indexes": self.state.indexes,
             "functions": self.state.functions,
+            "databases": self.state.databases,
+            "keys": self.state.keys,
         }
         return [Ref(name, Ref(native)) for name in tables.get(native, {})]
 
 
 __all__ = [
+    "BUILD_SYNC_SIZE",
+    "Clock",
     "CollectionDef",
+    "DatabaseDef",
     "DocState",
     "FunctionDef",
     "IndexDef",
     "IndexField",
+    "KeyDef",
     "Store",
     "index_rows",
 ]

@@ -67,6 +67,8 @@ class Ref:
 COLLECTIONS = Ref("collections")
 INDEXES = Ref("indexes")
 FUNCTIONS = Ref("functions")
+DATABASES = Ref("databases")
+KEYS = Ref("keys")
 
 
 def collection_ref(name: str) -> Ref:
@@ -79,6 +81,10 @@ def index_ref(name: str) -> Ref:
 
 def function_ref(name: str) -> Ref:
     return Ref(name, FUNCTIONS)
+
+
+def database_ref(name: str) -> Ref:
+    return Ref(name, DATABASES)
 
 
 def doc_ref(collection: str, doc_id: str) -> Ref:
