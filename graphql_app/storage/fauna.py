@@ -2,10 +2,15 @@
 
 Every store operation is ONE FQL query, so one round trip and one
 transaction: ownership is checked inside the query (Let/If/Abort), uniqueness
-comes from unique indexes ("instance not unique"), and cascades run as
-Foreach inside the same query. Documents keep their own `id` (a uuid, as the
-seed did), looked up through the seed's indexes `user_by_id` and
-`todo_by_id`, so ids behave exactly as on the SQL backends.
+comes from unique indexes ("instance not unique"). The exception is a cascade
+over a set larger than one page (cascade_page_size): it runs one bounded
+query per page (see `_cascade`), each its own transaction. Documents keep
+their own `id` (a uuid, as the seed did), looked up through the seed's
+indexes `user_by_id` and `todo_by_id`, so ids behave exactly as on the SQL
+backends.
+
+A query the core answers 409 (still contended after its own retries) is sent
+again after a jittered backoff, within the storage call's time limit.
 
 The driver is synchronous (requests): calls run in a bounded thread pool,
 never on the event loop. Its client constructor asks the package index for a
@@ -15,6 +20,8 @@ newer version, which fails offline; our client subclass never does.
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
 import uuid
 import warnings
 from collections.abc import Callable, Sequence
@@ -44,10 +51,25 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from faunadb import query as q
     from faunadb.client import FaunaClient
-    from faunadb.errors import BadRequest, FaunaError, NotFound, Unauthorized
+    from faunadb.errors import (
+        BadRequest,
+        ContendedTransaction,
+        FaunaError,
+        NotFound,
+        PermissionDenied,
+        Unauthorized,
+    )
+    from faunadb.objects import Ref
 
-ALL = 100_000  # Fauna's maximum page size: "every row" for per-user sets
+log = logging.getLogger(__name__)
+
 USER_GONE = "user gone"
+CASCADE_PAGE_SIZE = 1000  # rows one cascade query touches; well under the core's 100,000 width
+INDEX_BUILD_TIMEOUT = 600.0  # seconds migrate waits for background index builds
+# Backoff between attempts of a 409-contended query: full jitter, doubling from BASE up to CAP.
+RETRY_BASE, RETRY_CAP = 0.02, 1.0
+# Where create_user's query creates the user document: a uniqueness error there is the email's.
+USER_CREATE_POSITION = ["let", 0, "user", "create"]
 
 COLLECTIONS = ("users", "todos", "sessions", "token_revocations")
 # name -> (source collection, terms, values, unique). The first four are the seed's.
@@ -146,8 +168,13 @@ def _when_found(document: Any, *then: Any) -> Any:
     return q.let({"doc": document}, q.if_(q.is_null(q.var("doc")), False, q.do(*then, True)))
 
 
-def _refs(index: str, *terms: Any) -> Any:
-    return q.paginate(q.match(q.index(index), *terms), size=ALL)
+def _page(index: str, terms: list[Any], size: int, after: Any = None) -> Any:
+    return q.paginate(q.match(q.index(index), *terms), size=size, after=after)
+
+
+def _next(page: Any) -> Any:
+    """The cursor of the page after `page`, or null when it was the last."""
+    return q.select("after", page, None)
 
 
 def _require_user(user_id: str, then: Any) -> Any:
@@ -212,18 +239,103 @@ def _move_counters(user: Any, total: Any, completed: Any) -> Any:
     )
 
 
-def _revoke_all(index: str, term: Any, micros: int) -> Any:
-    """Set revoked_at on every not-yet-revoked session of the set."""
-    return q.foreach(
-        lambda ref: q.let(
-            {"s": q.get(ref)},
-            q.if_(
-                q.is_null(q.select(["data", "revoked_at"], q.var("s"), None)),
-                q.update(ref, {"data": {"revoked_at": micros}}),
-                None,
+def _revoke_page(index: str, term: Any, micros: int, size: int, after: Any = None) -> Any:
+    """Set revoked_at on the not-yet-revoked sessions of one page of the set; answer the
+    next page's cursor (null after the last page)."""
+    return q.let(
+        {"revoke_page": _page(index, [term], size, after)},
+        q.do(
+            q.foreach(
+                lambda ref: q.let(
+                    {"s": q.get(ref)},
+                    q.if_(
+                        q.is_null(q.select(["data", "revoked_at"], q.var("s"), None)),
+                        q.update(ref, {"data": {"revoked_at": micros}}),
+                        None,
+                    ),
+                ),
+                q.select("data", q.var("revoke_page")),
             ),
+            _next(q.var("revoke_page")),
         ),
-        _refs(index, term),
+    )
+
+
+def _index_params(name: str) -> dict[str, Any]:
+    source, terms, values, unique = INDEXES[name]
+    params: dict[str, Any] = {
+        "name": name,
+        "source": q.collection(source),
+        "terms": [{"field": ["data", term]} for term in terms],
+        "unique": unique,
+        "serialized": True,
+    }
+    if values is not None:
+        params["values"] = values
+    return params
+
+
+def _fields(raw: Any) -> list[tuple[tuple[Any, ...], bool]]:
+    """An index's terms or values as (path, reverse) pairs; a bare field name is a path."""
+    out = []
+    for item in raw or []:
+        entry = item if isinstance(item, dict) else {"field": item}
+        path = entry.get("field")
+        path = path if isinstance(path, list) else [path]
+        out.append((tuple(path), bool(entry.get("reverse", False))))
+    return out
+
+
+def _source_names(raw: Any) -> list[str]:
+    items = raw if isinstance(raw, list) else [raw]
+    names = []
+    for item in items:
+        ref: Any = item.get("collection") if isinstance(item, dict) else item
+        names.append(str(ref.id()) if isinstance(ref, Ref) else repr(ref))
+    return names
+
+
+def index_differences(name: str, found: dict[str, Any]) -> list[str]:
+    """How an existing index's definition differs from the one the backend needs.
+    Fauna's defaults: unique false, serialized true (the core's Index.DefaultData)."""
+    source, _, values, unique = INDEXES[name]
+    want = _index_params(name)
+    checks = [
+        ("source", _source_names(found.get("source")), [source]),
+        ("terms", _fields(found.get("terms")), _fields(want["terms"])),
+        ("values", _fields(found.get("values")), _fields(values)),
+        ("unique", bool(found.get("unique", False)), unique),
+        ("serialized", bool(found.get("serialized", True)), True),
+    ]
+    return [
+        f"{key} is {_shown(have)}, needs {_shown(need)}"
+        for key, have, need in checks
+        if have != need
+    ]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list) and value and isinstance(value[0], tuple):
+        return (
+            "["
+            + ", ".join(
+                ".".join(map(str, path)) + (" reversed" if reverse else "")
+                for path, reverse in value
+            )
+            + "]"
+        )
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)
+
+
+def building_line(name: str) -> str:
+    """The one line migrate fails with, and serve refuses to start with."""
+    return (
+        f"Fauna index {name} is still building (active: false); "
+        "`python -m graphql_app migrate` waits for it"
     )
 
 
@@ -239,8 +351,14 @@ class FaunaStorage:
         *,
         pool_size: int = 10,
         query_timeout: float = 10.0,
+        cascade_page_size: int = CASCADE_PAGE_SIZE,
+        index_build_timeout: float = INDEX_BUILD_TIMEOUT,
     ) -> None:
         self.round_trips = 0
+        self.query_timeout = query_timeout
+        self.cascade_page_size = cascade_page_size
+        self.index_build_timeout = index_build_timeout
+        self.progress: Callable[[str], None] = log.info  # migrate's waiting lines
         self._client = _OfflineFaunaClient(
             secret=secret,
             domain=domain,
@@ -259,60 +377,137 @@ class FaunaStorage:
     def from_url(
         cls, url: str, *, pool_size: int = 10, query_timeout: float = 10.0
     ) -> FaunaStorage:
-        """`fauna://SECRET@HOST:PORT?scheme=http` (scheme defaults to https)."""
+        """`fauna://SECRET@HOST:PORT?scheme=http&build_timeout=600`.
+
+        SECRET is everything before the last "@", percent-decoded, so a scoped secret
+        `key:appdb:server` may be written as is or as `key%3Aappdb%3Aserver`. scheme
+        defaults to https; build_timeout is how long migrate waits for index builds."""
         parts = urlsplit(url)
-        secret = unquote(parts.username or "")
-        if not secret or not parts.hostname:
+        userinfo, at, hostport = parts.netloc.rpartition("@")
+        secret = unquote(userinfo)
+        host = urlsplit(f"//{hostport}")
+        if not at or not secret or not host.hostname:
             raise ValueError("a fauna URL looks like fauna://SECRET@HOST:PORT?scheme=http")
-        scheme = parse_qs(parts.query).get("scheme", ["https"])[0]
+        query = parse_qs(parts.query)
+        scheme = query.get("scheme", ["https"])[0]
+        build_timeout = float(query.get("build_timeout", [INDEX_BUILD_TIMEOUT])[0])
         return cls(
             secret,
-            parts.hostname,
-            parts.port,
+            host.hostname,
+            host.port,
             scheme,
             pool_size=pool_size,
             query_timeout=query_timeout,
+            index_build_timeout=build_timeout,
         )
 
     async def _query(self, expr: Any) -> Any:
-        """Run one FQL query in the driver's thread pool; map transport failures."""
-        self.round_trips += 1
+        """Run one FQL query in the driver's thread pool; map transport failures.
+
+        A 409 (the core gave up on a contended transaction after its own retries) is
+        retried with full-jitter backoff while the call's time limit allows; nothing of
+        a 409-answered query was applied, so sending it again is safe."""
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._pool, self._client.query, expr)
-        except Unauthorized as exc:
-            raise StorageRefused("the Fauna server refused the secret (401 Unauthorized)") from exc
-        except (BadRequest, NotFound):
-            raise
-        except (FaunaError, requests.RequestException, OSError) as exc:
-            # Unreachable, timed out, 5xx or a garbled answer: storage is unavailable.
-            raise ServiceUnavailable() from exc
+        deadline = loop.time() + self.query_timeout
+        attempt = 0
+        while True:
+            self.round_trips += 1
+            try:
+                return await loop.run_in_executor(self._pool, self._client.query, expr)
+            except ContendedTransaction as exc:
+                pause = _jitter.uniform(0, min(RETRY_CAP, RETRY_BASE * 2**attempt))
+                attempt += 1
+                if loop.time() + pause >= deadline:
+                    raise ServiceUnavailable() from exc
+                await asyncio.sleep(pause)
+            except Unauthorized as exc:
+                raise StorageRefused(
+                    "the Fauna server refused the secret (401 Unauthorized)"
+                ) from exc
+            except PermissionDenied as exc:
+                # A client-role key, or a key whose role may not do what the backend needs.
+                raise StorageRefused(
+                    "the Fauna server refused the secret (403 permission denied)"
+                ) from exc
+            except BadRequest as exc:
+                if _code(exc) == "instance not found" and "is not active" in str(exc):
+                    raise ServiceUnavailable() from exc  # an index build is still running
+                raise
+            except NotFound:
+                raise
+            except (FaunaError, requests.RequestException, OSError) as exc:
+                # Unreachable, timed out, 5xx or a garbled answer: storage is unavailable.
+                raise ServiceUnavailable() from exc
 
     # -- lifecycle ------------------------------------------------------------
 
     async def migrate(self) -> None:
-        """Create the collections, then the indexes, each if missing (DDL in separate queries)."""
-        for name in COLLECTIONS:
-            await self._query(
-                q.if_(
-                    q.exists(q.collection(name)),
-                    None,
-                    q.create_collection({"name": name}),
-                )
+        """Create the collections, then the indexes, each if missing (DDL in separate
+        queries: an index cannot be created with its source collection). An existing index
+        must match what the backend needs, or migrate refuses, naming the difference. Then
+        wait, within index_build_timeout, until every index is active (the core builds an
+        index over more than 128 documents in the background), and fill the todo counters
+        of users stored before them."""
+        await self._query(
+            q.do(
+                *(
+                    q.if_(q.exists(q.collection(c)), None, q.create_collection({"name": c}))
+                    for c in COLLECTIONS
+                ),
+                None,
             )
-        for name, (source, terms, values, unique) in INDEXES.items():
-            params: dict[str, Any] = {
-                "name": name,
-                "source": q.collection(source),
-                "terms": [{"field": ["data", term]} for term in terms],
-                "unique": unique,
-                "serialized": True,
-            }
-            if values is not None:
-                params["values"] = values
-            await self._query(q.if_(q.exists(q.index(name)), None, q.create_index(params)))
-
+        )
+        found = await self._query(
+            [q.if_(q.exists(q.index(n)), q.get(q.index(n)), None) for n in INDEXES]
+        )
+        problems = [
+            f"Fauna index {name} differs from what graphql_app needs: "
+            + ", ".join(differences)
+            + f'; delete or rename it (Delete(Index("{name}"))) and run migrate again,'
+            " which creates it as needed"
+            for name, doc in zip(INDEXES, found, strict=True)
+            if doc is not None and (differences := index_differences(name, doc))
+        ]
+        if problems:
+            raise StorageRefused(" | ".join(problems))
+        missing = [n for n, doc in zip(INDEXES, found, strict=True) if doc is None]
+        if missing:
+            await self._query(q.do(*(q.create_index(_index_params(n)) for n in missing), None))
+        await self._wait_for_builds()  # the counters are counted through the indexes
         await self._fill_counters()
+
+    async def _index_states(self) -> list[bool | None]:
+        """Each index's `active` flag (None when it does not exist), in one query. It also
+        reads the indexes set, which a key without permission is refused (403)."""
+        states = await self._query(
+            q.do(
+                q.paginate(q.indexes(), size=1),
+                [
+                    q.if_(q.exists(q.index(n)), q.select("active", q.get(q.index(n)), True), None)
+                    for n in INDEXES
+                ],
+            )
+        )
+        return list(states)
+
+    async def _wait_for_builds(self) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        pause = 0.05
+        while True:
+            states = await self._index_states()
+            building = [n for n, active in zip(INDEXES, states, strict=True) if active is False]
+            if not building:
+                return
+            waited = loop.time() - started
+            if waited >= self.index_build_timeout:
+                raise StorageRefused(building_line(building[0]))
+            self.progress(
+                f"waiting for Fauna to build index {', '.join(building)} "
+                f"({waited:.0f} s of {self.index_build_timeout:.0f} s)"
+            )
+            await asyncio.sleep(min(pause, max(0.0, self.index_build_timeout - waited)))
+            pause = min(pause * 2, 2.0)
 
     async def _fill_counters(self) -> None:
         """Give every user without todo counters its counts, a page of users per query
@@ -362,8 +557,12 @@ class FaunaStorage:
             after = page
 
     async def ping(self) -> None:
-        """A real (tiny) query, not /ping: that one answers without checking the secret."""
-        await self._query(q.exists(q.collection("users")))
+        """A real (tiny) query, not /ping: that one answers without checking the secret.
+        An index still building makes storage not ready (serve refuses to start)."""
+        states = await self._index_states()
+        for name, active in zip(INDEXES, states, strict=True):
+            if active is False:
+                raise StorageRefused(building_line(name))
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -408,7 +607,9 @@ class FaunaStorage:
                 )
             )
         except BadRequest as exc:
-            if _code(exc) == "instance not unique":
+            # Only the user document's create is the email; a clash elsewhere (a session's
+            # token hash) is not the caller's email being taken.
+            if _code(exc) == "instance not unique" and _position(exc) == USER_CREATE_POSITION:
                 raise EmailTaken() from exc
             raise
         return _user(doc)
@@ -422,20 +623,84 @@ class FaunaStorage:
         return _user(doc) if doc else None
 
     async def set_password(self, user_id: str, password_hash: str, now: datetime) -> bool:
+        """The new hash and the first page of revocations in one query, later pages after."""
+        micros, size = to_micros(now), self.cascade_page_size
         update = q.update(q.select("ref", q.var("doc")), {"data": {"password_hash": password_hash}})
-        revoke = _revoke_all("sessions_by_user", user_id, to_micros(now))
-        return bool(await self._query(_when_found(_one("user_by_id", user_id), update, revoke)))
+        answer = await self._query(
+            q.let(
+                {"doc": _one("user_by_id", user_id)},
+                q.if_(
+                    q.is_null(q.var("doc")),
+                    {"found": False},
+                    q.do(
+                        update,
+                        {
+                            "found": True,
+                            "after": _revoke_page("sessions_by_user", user_id, micros, size),
+                        },
+                    ),
+                ),
+            )
+        )
+        await self._revoke_rest("sessions_by_user", user_id, micros, answer.get("after"))
+        return bool(answer["found"])
+
+    async def _revoke_rest(self, index: str, term: Any, micros: int, after: Any) -> None:
+        """Revoke the pages of a session set after the first, one query each."""
+        while after is not None:
+            after = await self._query(
+                _revoke_page(index, term, micros, self.cascade_page_size, after)
+            )
 
     async def delete_user(self, user_id: str) -> bool:
-        def delete_all(index: str) -> Any:
-            return q.foreach(q.lambda_("r", q.delete(q.var("r"))), _refs(index, user_id))
-
-        cascade = (
-            delete_all("todo_by_user_id"),
-            delete_all("sessions_by_user"),
-            q.delete(q.select("ref", q.var("doc"))),
-        )
-        return bool(await self._query(_when_found(_one("user_by_id", user_id), *cascade)))
+        """Delete a page of the user's todos and sessions per query; the query that finds
+        both sets within one page also deletes the user, so nothing is left behind, even
+        rows created while the cascade ran. Each query is its own transaction: a failure
+        midway leaves the account in place with fewer rows, and deleting it again finishes."""
+        size = self.cascade_page_size
+        found_user = False
+        while True:
+            answer = await self._query(
+                q.let(
+                    {"doc": _one("user_by_id", user_id)},
+                    q.if_(
+                        q.is_null(q.var("doc")),
+                        {"found": False},
+                        q.let(
+                            {
+                                "todos": _page("todo_by_user_id", [user_id], size),
+                                "sessions": _page("sessions_by_user", [user_id], size),
+                            },
+                            q.do(
+                                q.foreach(
+                                    q.lambda_("r", q.delete(q.var("r"))),
+                                    q.select("data", q.var("todos")),
+                                ),
+                                q.foreach(
+                                    q.lambda_("r", q.delete(q.var("r"))),
+                                    q.select("data", q.var("sessions")),
+                                ),
+                                q.if_(
+                                    q.and_(
+                                        q.is_null(_next(q.var("todos"))),
+                                        q.is_null(_next(q.var("sessions"))),
+                                    ),
+                                    q.do(
+                                        q.delete(q.select("ref", q.var("doc"))),
+                                        {"found": True, "done": True},
+                                    ),
+                                    {"found": True, "done": False},
+                                ),
+                            ),
+                        ),
+                    ),
+                )
+            )
+            if not answer["found"]:
+                return found_user  # gone: not found at first, or deleted by a racing call
+            found_user = True
+            if answer["done"]:
+                return True
 
     async def revoke_tokens(self, user_id: str, now: datetime, keep_since: datetime) -> None:
         at = to_micros(now)
@@ -491,10 +756,17 @@ class FaunaStorage:
                     {"outcome": "invalid"},
                     q.if_(
                         q.not_(q.is_null(field("rotated_at"))),
-                        q.do(
-                            _revoke_all("sessions_by_family", field("family_id"), micros),
-                            {"outcome": "reused", "user_id": field("user_id")},
-                        ),
+                        {
+                            "outcome": "reused",
+                            "user_id": field("user_id"),
+                            "family_id": field("family_id"),
+                            "after": _revoke_page(
+                                "sessions_by_family",
+                                field("family_id"),
+                                micros,
+                                self.cascade_page_size,
+                            ),
+                        },
                         q.if_(
                             q.lte(field("expires_at"), micros),
                             {"outcome": "invalid"},
@@ -520,6 +792,10 @@ class FaunaStorage:
                 ),
             )
         )
+        if answer["outcome"] == "reused":
+            await self._revoke_rest(
+                "sessions_by_family", answer["family_id"], micros, answer.get("after")
+            )
         return RotateResult(RotateOutcome(answer["outcome"]), answer.get("user_id"))
 
     async def revoke_session(self, token_hash: str, now: datetime) -> bool:
@@ -682,58 +958,74 @@ class FaunaStorage:
         )
         return [TodoCounts(total, completed) for total, completed in counts]
 
-    async def set_all_completed(self, user_id: str, is_completed: bool, now: datetime) -> int:
-        changed = await self._counted(
-            user_id,
-            lambda n: (0, n if is_completed else q.subtract(0, n)),
-            q.count(
-                q.map_(
-                    lambda entry: q.update(
-                        q.select(2, entry),
-                        {"data": {"is_completed": is_completed, "updated_at": to_micros(now)}},
-                    ),
-                    q.select(
-                        "data", _refs("todos_by_user_completed_newest", user_id, not is_completed)
+    async def _cascade(
+        self,
+        user_id: str,
+        terms: list[Any],
+        change: Callable[[Any], Any],
+        deltas: Callable[[Any], tuple[Any, Any]],
+    ) -> int:
+        """Apply `change` to the todos of todos_by_user_completed_newest[terms], one page
+        per query, until none is left; answers how many were changed. `change` takes an
+        element's ref and must move it out of the set (update its is_completed, or delete
+        it), so each query starts from the set's head again. Each page moves the user's
+        counters by `deltas` of its count, in its own transaction."""
+        size, changed = self.cascade_page_size, 0
+        total, completed = deltas(q.var("n"))
+        while True:
+            answer = await self._query(
+                q.let(
+                    {"page": _page("todos_by_user_completed_newest", terms, size)},
+                    q.let(
+                        {
+                            "n": q.count(
+                                q.map_(
+                                    lambda entry: q.do(change(q.select(2, entry)), True),
+                                    q.select("data", q.var("page")),
+                                )
+                            )
+                        },
+                        q.do(
+                            q.if_(
+                                q.equals(q.var("n"), 0),
+                                None,
+                                _move_counters(_one("user_by_id", user_id), total, completed),
+                            ),
+                            {"done": q.var("n"), "more": q.not_(q.is_null(_next(q.var("page"))))},
+                        ),
                     ),
                 )
-            ),
+            )
+            changed += int(answer["done"])
+            if not answer["more"] or not answer["done"]:
+                return changed
+
+    async def set_all_completed(self, user_id: str, is_completed: bool, now: datetime) -> int:
+        changes = {"data": {"is_completed": is_completed, "updated_at": to_micros(now)}}
+        return await self._cascade(
+            user_id,
+            [user_id, not is_completed],
+            lambda ref: q.update(ref, changes),
+            lambda n: (0, n if is_completed else q.subtract(0, n)),
         )
-        return int(changed)
 
     async def clear_completed(self, user_id: str) -> int:
-        deleted = await self._counted(
+        return await self._cascade(
             user_id,
+            [user_id, True],
+            q.delete,
             lambda n: (q.subtract(0, n), q.subtract(0, n)),
-            q.count(
-                q.map_(
-                    lambda entry: q.delete(q.select(2, entry)),
-                    q.select("data", _refs("todos_by_user_completed_newest", user_id, True)),
-                )
-            ),
-        )
-        return int(deleted)
-
-    async def _counted(
-        self, user_id: str, deltas: Callable[[Any], tuple[Any, Any]], work: Any
-    ) -> Any:
-        """Run `work` (answering how many todos it changed) and move the user's counters
-        by `deltas` of that number, in one query."""
-        total, completed = deltas(q.var("n"))
-        return await self._query(
-            q.let(
-                {"n": work},
-                q.do(
-                    q.if_(
-                        q.equals(q.var("n"), 0),
-                        None,
-                        _move_counters(_one("user_by_id", user_id), total, completed),
-                    ),
-                    q.var("n"),
-                ),
-            )
         )
 
 
 def _code(exc: FaunaError) -> str:
     errors = getattr(exc, "errors", None) or []
     return str(errors[0].code) if errors else ""
+
+
+def _position(exc: FaunaError) -> list[Any]:
+    errors = getattr(exc, "errors", None) or []
+    return list(errors[0].position or []) if errors else []
+
+
+_jitter = secrets.SystemRandom()
