@@ -181,9 +181,10 @@ async def test_a_request_during_a_build_is_service_unavailable(
 
 
 def _params(name: str) -> dict[str, Any]:
-    from graphql_app.storage.fauna import _index_params
+    from graphql_app.storage.fauna import INDEXES
+    from graphql_app.storage.fauna_indexes import index_params
 
-    return _index_params(name)
+    return index_params(name, INDEXES[name])
 
 
 # ---- existing indexes defined differently ---------------------------------------------

@@ -45,6 +45,12 @@ from graphql_app.models import (
     TodoCounts,
     User,
 )
+from graphql_app.storage.fauna_indexes import (
+    IndexSpec,
+    building_line,
+    index_differences,
+    index_params,
+)
 
 with warnings.catch_warnings():
     # faunadb 4.5.2 warns on import that the driver is deprecated.
@@ -59,7 +65,6 @@ with warnings.catch_warnings():
         PermissionDenied,
         Unauthorized,
     )
-    from faunadb.objects import Ref
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +83,7 @@ NEWEST_FIRST: list[dict[str, Any]] = [
     {"field": ["data", "id"], "reverse": True},
     {"field": ["ref"]},
 ]
-INDEXES: dict[str, tuple[str, list[str], list[dict[str, Any]] | None, bool]] = {
+INDEXES: dict[str, IndexSpec] = {
     "user_by_id": ("users", ["id"], None, True),
     "user_by_email": ("users", ["email"], None, True),
     "todo_by_id": ("todos", ["id"], None, True),
@@ -261,84 +266,6 @@ def _revoke_page(index: str, term: Any, micros: int, size: int, after: Any = Non
     )
 
 
-def _index_params(name: str) -> dict[str, Any]:
-    source, terms, values, unique = INDEXES[name]
-    params: dict[str, Any] = {
-        "name": name,
-        "source": q.collection(source),
-        "terms": [{"field": ["data", term]} for term in terms],
-        "unique": unique,
-        "serialized": True,
-    }
-    if values is not None:
-        params["values"] = values
-    return params
-
-
-def _fields(raw: Any) -> list[tuple[tuple[Any, ...], bool]]:
-    """An index's terms or values as (path, reverse) pairs; a bare field name is a path."""
-    out = []
-    for item in raw or []:
-        entry = item if isinstance(item, dict) else {"field": item}
-        path = entry.get("field")
-        path = path if isinstance(path, list) else [path]
-        out.append((tuple(path), bool(entry.get("reverse", False))))
-    return out
-
-
-def _source_names(raw: Any) -> list[str]:
-    items = raw if isinstance(raw, list) else [raw]
-    names = []
-    for item in items:
-        ref: Any = item.get("collection") if isinstance(item, dict) else item
-        names.append(str(ref.id()) if isinstance(ref, Ref) else repr(ref))
-    return names
-
-
-def index_differences(name: str, found: dict[str, Any]) -> list[str]:
-    """How an existing index's definition differs from the one the backend needs.
-    Fauna's defaults: unique false, serialized true (the core's Index.DefaultData)."""
-    source, _, values, unique = INDEXES[name]
-    want = _index_params(name)
-    checks = [
-        ("source", _source_names(found.get("source")), [source]),
-        ("terms", _fields(found.get("terms")), _fields(want["terms"])),
-        ("values", _fields(found.get("values")), _fields(values)),
-        ("unique", bool(found.get("unique", False)), unique),
-        ("serialized", bool(found.get("serialized", True)), True),
-    ]
-    return [
-        f"{key} is {_shown(have)}, needs {_shown(need)}"
-        for key, have, need in checks
-        if have != need
-    ]
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, list) and value and isinstance(value[0], tuple):
-        return (
-            "["
-            + ", ".join(
-                ".".join(map(str, path)) + (" reversed" if reverse else "")
-                for path, reverse in value
-            )
-            + "]"
-        )
-    if isinstance(value, list):
-        return "[" + ", ".join(map(str, value)) + "]"
-    return str(value)
-
-
-def building_line(name: str) -> str:
-    """The one line migrate fails with, and serve refuses to start with."""
-    return (
-        f"Fauna index {name} is still building (active: false); "
-        "`python -m graphql_app migrate` waits for it"
-    )
-
-
 class FaunaStorage:
     """The Storage Protocol on Fauna (see storage/base.py)."""
 
@@ -466,13 +393,15 @@ class FaunaStorage:
             + f'; delete or rename it (Delete(Index("{name}"))) and run migrate again,'
             " which creates it as needed"
             for name, doc in zip(INDEXES, found, strict=True)
-            if doc is not None and (differences := index_differences(name, doc))
+            if doc is not None and (differences := index_differences(name, INDEXES[name], doc))
         ]
         if problems:
             raise StorageRefused(" | ".join(problems))
         missing = [n for n, doc in zip(INDEXES, found, strict=True) if doc is None]
         if missing:
-            await self._query(q.do(*(q.create_index(_index_params(n)) for n in missing), None))
+            await self._query(
+                q.do(*(q.create_index(index_params(n, INDEXES[n])) for n in missing), None)
+            )
         await self._wait_for_builds()  # the counters are counted through the indexes
         await self._fill_counters()
 
