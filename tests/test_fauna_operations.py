@@ -107,6 +107,8 @@ def test_migrate_waits_for_a_background_build_then_serves(
     # A database from before the ordering indexes: 500 todos, then the index goes away.
     root.query(q.do(q.delete(q.index("todos_by_user_newest")), None))
     todo = {"user_id": "u1", "name": "n", "is_completed": False, "created_at": 1, "updated_at": 1}
+    user = {"id": "u1", "email": "u1@example.com", "fullname": "U", "password_hash": "h"}
+    root.query(q.create(q.collection("users"), {"data": {**user, "created_at": 1}}))
     root.query(
         q.foreach(
             q.lambda_("i", q.create(q.collection("todos"), {"data": {**todo, "id": q.var("i")}})),
@@ -177,7 +179,8 @@ async def test_a_request_during_a_build_is_service_unavailable(
     assert result.codes == ["SERVICE_UNAVAILABLE"]
     assert (await gql.http.get("/readyz")).status_code == 503
     emulator.finish_index_builds()
-    assert (await gql(TODOS_PAGE, {"first": 5}, token=ada.token)).ok()["todos"]["totalCount"] == 130
+    page = (await gql(TODOS_PAGE, {"first": 5}, token=ada.token)).ok()["todos"]
+    assert len(page["edges"]) == 5 and page["pageInfo"]["hasNextPage"]
 
 
 def _params(name: str) -> dict[str, Any]:
