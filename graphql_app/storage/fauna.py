@@ -68,6 +68,7 @@ with warnings.catch_warnings():
 
 log = logging.getLogger(__name__)
 
+ALL = 100_000  # Fauna's maximum page size: the revocation window's rows in one read
 USER_GONE = "user gone"
 CASCADE_PAGE_SIZE = 1000  # rows one cascade query touches; well under the core's 100,000 width
 INDEX_BUILD_TIMEOUT = 600.0  # seconds migrate waits for background index builds
@@ -636,17 +637,17 @@ class FaunaStorage:
         by_time = q.match(q.index("token_revocations_by_time"))
         # Range bounds are inclusive: stop one microsecond before keep_since.
         old = q.paginate(q.range(by_time, [], [to_micros(keep_since) - 1]), size=ALL)
-        await self._query(
+        after = await self._query(
             q.do(
                 q.foreach(q.lambda_("row", q.delete(q.select(2, q.var("row")))), old),
                 q.create(
                     q.collection("token_revocations"),
                     {"data": {"user_id": user_id, "revoked_at": at}},
                 ),
-                _revoke_all("sessions_by_user", user_id, at),
-                None,
+                _revoke_page("sessions_by_user", user_id, at, self.cascade_page_size),
             )
         )
+        await self._revoke_rest("sessions_by_user", user_id, at, after)
 
     async def recent_revocations(self, since: datetime) -> list[tuple[str, datetime]]:
         by_time = q.match(q.index("token_revocations_by_time"))
