@@ -53,6 +53,8 @@ class Revocations:
         self._keep = access_ttl + _SKEW
         self._clock = clock
         self._cutoffs: dict[str, float] = {}
+        # Open subscriptions of each user, woken when a revocation of the user arrives.
+        self._waiters: dict[str, set[asyncio.Event]] = {}
         self._prune_at = PRUNE_FROM
         self._live = False  # the feed is watched: the set is current
         self._loaded_at = -float("inf")  # time.monotonic() of the last storage read
@@ -104,7 +106,22 @@ class Revocations:
         """Take a revocation into account (from this instance, the feed or storage)."""
         if cutoff > self._cutoffs.get(user_id, -float("inf")):
             self._cutoffs[user_id] = cutoff
+            for waiter in self._waiters.get(user_id, ()):
+                waiter.set()
         self._prune()
+
+    def waiter(self, user_id: str) -> asyncio.Event:
+        """An event set whenever a newer revocation of `user_id` arrives; forget it after."""
+        waiter = asyncio.Event()
+        self._waiters.setdefault(user_id, set()).add(waiter)
+        return waiter
+
+    def forget_waiter(self, user_id: str, waiter: asyncio.Event) -> None:
+        waiters = self._waiters.get(user_id)
+        if waiters is not None:
+            waiters.discard(waiter)
+            if not waiters:
+                del self._waiters[user_id]
 
     def _prune(self) -> None:
         # Entries older than a token's lifetime refuse only expired tokens: drop them,
