@@ -143,3 +143,23 @@ def redis_prefix() -> Iterator[str]:
             client.delete(key)
     finally:
         client.close()
+
+
+@pytest.fixture
+async def fresh_database_url() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database on the test server, dropped afterwards."""
+    import asyncpg
+
+    from tests.backends import POSTGRES_URL
+
+    try:
+        admin = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc!r}")
+    name = f"t_{uuid.uuid4().hex}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -59,13 +59,14 @@ def live_server(
     run_migrate: bool = True,
     timeout: float = 30,
     command: list[str] | None = None,
+    port: int | None = None,
 ) -> Iterator[LiveServer]:
     """Serve `python -m graphql_app serve` (or `command`, to which `--port N` is
-    appended) on a free port; stop it (SIGTERM) afterwards."""
+    appended) on `port` (default: a free one); stop it (SIGTERM) afterwards."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
     if run_migrate:
         migrate(full_env)
-    port = free_port()
+    port = port or free_port()
     log_path = workdir / f"server-{port}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
