@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
-import asyncpg
 import httpx
 import pytest
 
-from tests.backends import POSTGRES_URL, REDIS_URL
+from tests.backends import REDIS_URL
 from tests.conftest import TEST_SECRET
 from tests.graphql_client import PASSWORD, GraphQLClient, create_todo, sign_up
 from tests.live_server import LiveServer, live_server
@@ -31,26 +29,10 @@ ADDRESS_LIMIT = 6
 
 
 @pytest.fixture
-async def database_url() -> AsyncIterator[str]:
-    """A new, empty PostgreSQL database, dropped afterwards."""
-    try:
-        admin = await asyncpg.connect(POSTGRES_URL, timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc!r}")
-    name = f"t_{uuid.uuid4().hex}"
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-@pytest.fixture
-def instance_env(database_url: str, redis_prefix: str) -> dict[str, str]:
+def instance_env(fresh_database_url: str, redis_prefix: str) -> dict[str, str]:
     """The environment every instance of a test shares."""
     return {
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": fresh_database_url,
         "REDIS_URL": REDIS_URL,
         "REDIS_KEY_PREFIX": redis_prefix,
         "SECRET_KEY": TEST_SECRET,
