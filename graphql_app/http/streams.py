@@ -46,7 +46,13 @@ class ApolloMultipartTransport(MultipartSubscriptionTransport):
 
     @property
     def headers(self) -> Mapping[str, str]:
-        return {"Content-Type": MULTIPART_CONTENT_TYPE}
+        # As Strawberry's SSE transport: no cache or proxy may hold parts back
+        # (nginx buffers a response unless told X-Accel-Buffering: no).
+        return {
+            "Content-Type": MULTIPART_CONTENT_TYPE,
+            "Cache-Control": "no-cache, no-transform",
+            "X-Accel-Buffering": "no",
+        }
 
 
 STREAM_TRANSPORTS: Mapping[str, type[HTTPStreamTransport]] = {
