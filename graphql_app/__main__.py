@@ -1,4 +1,4 @@
-"""Command line: serve, migrate, export-schema [--check]."""
+"""Command line: serve, migrate, recount-todos, export-schema [--check]."""
 
 from __future__ import annotations
 
@@ -45,6 +45,19 @@ def _migrate() -> int:
     configure_logging(settings.log_level)
     _on_storage(settings.storage_url, lambda storage: storage.migrate(), settings.db_query_timeout)
     print(f"migrated {settings.storage_url.split(':', 1)[0]} storage")
+    return 0
+
+
+def _recount_todos() -> int:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    counted: list[int] = []
+
+    async def recount(storage: Storage) -> None:
+        counted.append(await storage.recount_todos())
+
+    _on_storage(settings.storage_url, recount, settings.db_query_timeout)
+    print(f"recounted the todos of {counted[0]} users")
     return 0
 
 
@@ -127,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     commands.add_parser("migrate", help="create or upgrade the database schema")
+    commands.add_parser(
+        "recount-todos",
+        help="set every user's todo counters to a real count (after a rolling upgrade)",
+    )
     export = commands.add_parser("export-schema", help="write schema.graphql from the code")
     export.add_argument("--check", action="store_true", help="fail when schema.graphql is stale")
     export.add_argument("--path", type=Path, default=SCHEMA_FILE)
@@ -139,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args.host, args.port, args.workers)
         if args.command == "migrate":
             return _migrate()
+        if args.command == "recount-todos":
+            return _recount_todos()
         return _export_schema(args.check, args.path)
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

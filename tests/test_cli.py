@@ -26,7 +26,7 @@ def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[s
 def test_help_lists_the_commands(tmp_path: Path) -> None:
     result = run(["--help"], tmp_path)
     assert result.returncode == 0
-    for command in ("serve", "migrate", "export-schema"):
+    for command in ("serve", "migrate", "recount-todos", "export-schema"):
         assert command in result.stdout
 
 
@@ -40,6 +40,22 @@ def test_migrate_is_idempotent(tmp_path: Path) -> None:
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
     assert {"users", "todos", "sessions"} <= tables
     assert versions == sorted(set(versions))
+
+
+def test_recount_todos_sets_the_counters_to_a_real_count(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    assert run(["migrate"], tmp_path, DATABASE_URL=url, SECRET_KEY="k" * 32).returncode == 0
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        # Counters gone wrong, as writes by an instance that predates them leave them.
+        conn.execute("INSERT INTO users VALUES ('u1', 'a@e.com', 'A', 'h', 0, 7, 7)")
+        conn.execute("INSERT INTO todos VALUES ('t1', 'u1', 'n', 1, 0, 0)")
+        conn.execute("INSERT INTO todos VALUES ('t2', 'u1', 'n', 0, 0, 0)")
+    result = run(["recount-todos"], tmp_path, DATABASE_URL=url, SECRET_KEY="k" * 32)
+    assert result.returncode == 0, result.stderr
+    assert "recounted the todos of 1 users" in result.stdout
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        counts = conn.execute("SELECT todo_count, completed_count FROM users").fetchall()
+    assert counts == [(2, 1)]
 
 
 def test_export_schema_check_fails_when_stale(tmp_path: Path) -> None:

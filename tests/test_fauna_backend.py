@@ -124,6 +124,15 @@ async def test_migrate_gives_counters_to_users_stored_without_them(
         assert [TodoCounts(d["todo_count"], d["completed_count"]) for d in stored] == expected
         await storage.create_todo("old-2", "new", False, datetime.now(UTC))
         assert await storage.count_todos(["old-2"]) == [TodoCounts(3, 2)]
+        # Wrong counters (an instance that predates them kept writing): recounted.
+        await storage._query(
+            q.update(
+                q.select("ref", q.get(q.match(q.index("user_by_id"), "old-1"))),
+                {"data": {"todo_count": 99, "completed_count": 42}},
+            )
+        )
+        assert await storage.recount_todos() == 2
+        assert await storage.count_todos(list(old)) == [TodoCounts(4, 1), TodoCounts(3, 2)]
     finally:
         await storage.close()
 

@@ -39,6 +39,13 @@ class Storage(Protocol):
     async def migrate(self) -> None:
         """Bring the schema up to date; idempotent."""
 
+    async def recount_todos(self) -> int:
+        """Set every user's counters to a real count of its todos; how many users.
+
+        For after a rolling upgrade, when instances that did not move the
+        counters kept writing after `migrate` filled them. A user's count and
+        its store are one transaction that todo writes wait for."""
+
     async def ping(self) -> None:
         """Return when storage answers; raise ServiceUnavailable otherwise."""
 

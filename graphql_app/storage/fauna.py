@@ -193,15 +193,20 @@ def _require_user(user_id: str, then: Any) -> Any:
 _TOTAL, _COMPLETED = ["data", "todo_count"], ["data", "completed_count"]
 
 
+def _index_counts(user_id: Any) -> Any:
+    """[all, completed] of a user, counted from the indexes: O(todos)."""
+    return [
+        q.count(q.match(q.index("todo_by_user_id"), user_id)),
+        q.count(q.match(q.index("todos_by_user_completed_newest"), user_id, True)),
+    ]
+
+
 def _counts(user: Any, user_id: Any) -> Any:
     """[all, completed] of the user document `user` (an expression)."""
     return q.if_(
         q.contains_path(_TOTAL, user),
         [q.select(_TOTAL, user), q.select(_COMPLETED, user)],
-        [
-            q.count(q.match(q.index("todo_by_user_id"), user_id)),
-            q.count(q.match(q.index("todos_by_user_completed_newest"), user_id, True)),
-        ],
+        _index_counts(user_id),
     )
 
 
@@ -404,7 +409,7 @@ class FaunaStorage:
                 q.do(*(q.create_index(index_params(n, INDEXES[n])) for n in missing), None)
             )
         await self._wait_for_builds()  # the counters are counted through the indexes
-        await self._fill_counters()
+        await self._fill_counters(every=False)
 
     async def _index_states(self) -> list[bool | None]:
         """Each index's `active` flag (None when it does not exist), in one query. It also
@@ -439,52 +444,57 @@ class FaunaStorage:
             await asyncio.sleep(min(pause, max(0.0, self.index_build_timeout - waited)))
             pause = min(pause * 2, 2.0)
 
-    async def _fill_counters(self) -> None:
-        """Give every user without todo counters its counts, a page of users per query
-        (each count and its store in one transaction)."""
+    async def recount_todos(self) -> int:
+        return await self._fill_counters(every=True)
+
+    async def _fill_counters(self, *, every: bool) -> int:
+        """Count the todos of every user (`every`), or of every user without counters,
+        from the indexes and store the counts: a page of users per query, each count
+        and its store in one transaction. How many users were counted."""
         after: Any = None
+        filled = 0
+
+        # An explicit lambda: the driver would take every local name of a Python
+        # function for a parameter.
+        user, ref = q.var("u"), q.var("ref")
+        count = q.let(
+            {"c": _index_counts(q.select(["data", "id"], user))},
+            q.update(
+                ref,
+                {
+                    "data": {
+                        "todo_count": q.select(0, q.var("c")),
+                        "completed_count": q.select(1, q.var("c")),
+                    }
+                },
+            ),
+        )
+        skip = False if every else q.contains_path(_TOTAL, user)
+        fill = q.lambda_("ref", q.let({"u": q.get(ref)}, q.if_(skip, None, count)))
+
         while True:
-            page = await self._query(
+            answer = await self._query(
                 q.let(
                     {
                         "users": q.paginate(
                             q.documents(q.collection("users")), size=100, after=after
                         )
                     },
-                    q.do(
-                        q.foreach(
-                            lambda ref: q.let(
-                                {"u": q.get(ref)},
-                                q.if_(
-                                    q.contains_path(_TOTAL, q.var("u")),
-                                    None,
-                                    q.let(
-                                        {
-                                            "c": _counts(
-                                                q.var("u"), q.select(["data", "id"], q.var("u"))
-                                            )
-                                        },
-                                        q.update(
-                                            ref,
-                                            {
-                                                "data": {
-                                                    "todo_count": q.select(0, q.var("c")),
-                                                    "completed_count": q.select(1, q.var("c")),
-                                                }
-                                            },
-                                        ),
-                                    ),
-                                ),
-                            ),
-                            q.select("data", q.var("users")),
+                    {
+                        "filled": q.count(
+                            q.filter_(
+                                lambda done: q.not_(q.is_null(done)),
+                                q.map_(fill, q.select("data", q.var("users"))),
+                            )
                         ),
-                        q.select("after", q.var("users"), None),
-                    ),
+                        "after": q.select("after", q.var("users"), None),
+                    },
                 )
             )
-            if page is None:
-                return
-            after = page
+            filled += int(answer["filled"])
+            after = answer.get("after")
+            if after is None:
+                return filled
 
     async def ping(self) -> None:
         """A real (tiny) query, not /ping: that one answers without checking the secret.

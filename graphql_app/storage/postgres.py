@@ -284,6 +284,25 @@ class PostgresStorage:
 
         await self._transaction(apply)
 
+    async def recount_todos(self) -> int:
+        async def work(conn: Connection) -> int:
+            # Todo writes wait (reads go on) until the counts are stored, so a
+            # write between a user's count and its store cannot be missed.
+            await self._execute(conn, "LOCK TABLE todos IN SHARE MODE")
+            status = await self._execute(
+                conn,
+                "UPDATE users SET todo_count = coalesce(c.total, 0), "
+                "completed_count = coalesce(c.completed, 0) "
+                "FROM users AS u LEFT JOIN ("
+                "SELECT user_id, count(*) AS total, "
+                "count(*) FILTER (WHERE is_completed) AS completed "
+                "FROM todos GROUP BY user_id) AS c ON c.user_id = u.id "
+                "WHERE users.id = u.id",
+            )
+            return int(status.rpartition(" ")[2])
+
+        return await self._transaction(work)
+
     async def ping(self) -> None:
         try:
             async with asyncio.timeout(min(_PING_TIMEOUT, self.query_timeout)):

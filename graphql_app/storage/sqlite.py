@@ -98,6 +98,14 @@ _PAGE_SQL = {
 }
 
 
+_RECOUNT = (
+    "UPDATE users SET "
+    "todo_count = (SELECT count(*) FROM todos WHERE todos.user_id = users.id), "
+    "completed_count = "
+    "(SELECT count(*) FROM todos WHERE todos.user_id = users.id AND is_completed = 1)"
+)
+
+
 class SQLiteStorage:
     """The Storage Protocol on one SQLite file (see storage/base.py)."""
 
@@ -229,6 +237,10 @@ class SQLiteStorage:
         await asyncio.get_running_loop().run_in_executor(
             self._write_thread, lambda: apply(self._write_conn())
         )
+
+    async def recount_todos(self) -> int:
+        # One write transaction: todo writes wait for it, so no count goes stale.
+        return await self._write(lambda conn: self._exec(conn, _RECOUNT).rowcount)
 
     async def ping(self) -> None:
         self._read("SELECT 1")

@@ -669,6 +669,16 @@ async def test_counters_stay_true_under_concurrent_writes(storage: Storage, tick
     await assert_counters_true(storage, ada)
 
 
+async def test_recount_keeps_the_counters_true(storage: Storage, tick: Ticks) -> None:
+    ada, _ = await sign_up(storage, tick, "ada")
+    bob, _ = await sign_up(storage, tick, "bob")
+    await add_todos(storage, ada, tick, 5, completed_every=2)
+    assert await storage.recount_todos() == 2
+    await assert_counters_true(storage, ada, bob)
+    await storage.create_todo(bob.id, "after the recount", True, tick())
+    await assert_counters_true(storage, ada, bob)
+
+
 async def test_count_todos_keeps_order_with_zeros_for_missing(
     storage: Storage, tick: Ticks
 ) -> None:

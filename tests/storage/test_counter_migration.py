@@ -1,4 +1,5 @@
-"""`migrate` fills the todo counters of data written before they existed (issue 17)."""
+"""`migrate` fills the todo counters of data written before they existed, and
+`recount_todos` puts wrong ones right (issue 17)."""
 
 from __future__ import annotations
 
@@ -90,4 +91,50 @@ async def test_postgres_migrate_counts_what_the_first_schema_stored(tmp_path: Pa
             counted = await storage.count_todos(list(USERS))
         finally:
             await storage.close()
+    assert counted == [TodoCounts(*c) for c in USERS.values()]
+
+
+async def test_sqlite_recount_puts_wrong_counters_right(tmp_path: Path) -> None:
+    storage = SQLiteStorage(str(tmp_path / "drift.db"))
+    try:
+        await storage.migrate()
+        conn = sqlite3.connect(storage.path, isolation_level=None)
+        try:
+            for user_id in USERS:
+                conn.execute(
+                    "INSERT INTO users VALUES (?, ?, 'U', 'hash', 0, 99, 42)",
+                    (user_id, f"{user_id}@e.com"),
+                )
+            conn.executemany(
+                "INSERT INTO todos VALUES (?, ?, 'todo', ?, 0, 0)",
+                [(i, u, int(done)) for i, u, done in rows()],
+            )
+        finally:
+            conn.close()
+        assert await storage.recount_todos() == len(USERS)
+        counted = await storage.count_todos(list(USERS))
+    finally:
+        await storage.close()
+    assert counted == [TodoCounts(*c) for c in USERS.values()]
+
+
+@pytest.mark.postgres
+async def test_postgres_recount_puts_wrong_counters_right(tmp_path: Path) -> None:
+    from tests.postgres_backend import admin_connection, postgres_backend
+
+    async with postgres_backend(tmp_path) as storage:
+        admin = await admin_connection()
+        try:
+            await admin.execute(f"SET search_path = {storage.search_path}")  # type: ignore[attr-defined]
+            await admin.executemany(
+                "INSERT INTO users VALUES ($1, $2, 'U', 'hash', now(), 99, 42)",
+                [(u, f"{u}@e.com") for u in USERS],
+            )
+            await admin.executemany(
+                "INSERT INTO todos VALUES ($1, $2, 'todo', $3, now(), now())", rows()
+            )
+        finally:
+            await admin.close()
+        assert await storage.recount_todos() == len(USERS)
+        counted = await storage.count_todos(list(USERS))
     assert counted == [TodoCounts(*c) for c in USERS.values()]
