@@ -6,7 +6,7 @@ import uuid
 
 from graphql_app.cursors import decode_cursor
 from graphql_app.errors import NotFound
-from graphql_app.models import Page, Position, Todo, TodoEvent, TodoEventKind
+from graphql_app.models import Position, Todo, TodoEvent, TodoEventKind
 from graphql_app.services import Deps
 from graphql_app.time_limit import write_begins
 from graphql_app.validation import Problems, check_first, clean_todo_name, is_storable
@@ -72,12 +72,6 @@ class TodoService:
             raise NotFound(TODO_NOT_FOUND)
         await self._publish(TodoEventKind.DELETED, user_id, todo_id, None)
         return todo_id
-
-    async def page(
-        self, user_id: str, first: int, after: str | None, is_completed: bool | None
-    ) -> Page:
-        position = parse_page_args(first, after)
-        return await self.deps.storage.list_todos(user_id, first, position, is_completed)
 
     async def set_all_completed(self, user_id: str, is_completed: bool) -> int:
         """One statement however many todos, and one BULK_UPDATED event when any changed."""
