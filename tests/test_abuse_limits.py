@@ -221,6 +221,9 @@ async def test_body_over_the_limit_is_refused_by_its_length(
     assert response.json()["errors"][0]["message"] == (
         "The request body is larger than the limit of 100000 bytes"
     )
+    # The unread rest of the body must not be taken for the next request.
+    # (Mutants graphql_app.http.body_limit.xǁBodyLimitMiddlewareǁ_refuse__mutmut_7, 10, 12, 14, 15.)
+    assert response.headers["connection"] == "close"
     await still_serves(gql, account)
 
 
@@ -241,6 +244,7 @@ async def test_chunked_body_over_the_limit_is_refused_while_streaming(
         "/graphql", content=chunks(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
+    assert response.headers["connection"] == "close"
     assert "content-length" not in response.request.headers
     # Refused at the limit (about 10 chunks in), not after reading all 10 MB.
     assert sent < 20
