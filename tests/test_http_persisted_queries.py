@@ -141,6 +141,65 @@ async def test_the_cache_is_bounded_least_recently_used_first() -> None:
     assert len(cache) == 1
 
 
+async def test_the_cache_budget_is_inclusive_and_a_query_stored_again_counts_once() -> None:
+    """A query of exactly the character budget is kept; storing one again does not count it twice.
+
+    Mutants graphql_app.http.persisted_queries.xǁLRUQueryCacheǁput__mutmut_1 and 14 (the
+    budget made exclusive), 2, 3 and 7 (a re-stored query counted twice, so evicted).
+    """
+    cache = LRUQueryCache(max_entries=10, max_chars=10)
+    await cache.put("whole", "x" * 10)
+    assert await cache.get("whole") == "x" * 10
+    await cache.put("a", "a" * 6)
+    await cache.put("a", "a" * 6)
+    await cache.put("b", "b" * 4)
+    assert await cache.get("a") == "a" * 6
+    assert await cache.get("b") == "b" * 4
+    assert len(cache) == 2
+
+
+@pytest.mark.redis
+async def test_a_persisted_query_is_served_from_the_local_cache_first(
+    settings: Settings, storage: Storage, clock: Clock, redis_prefix: str
+) -> None:
+    """Each instance keeps what it registered or fetched from Redis in its own LRU.
+
+    Shown by deleting the Redis key: both instances still answer from memory.
+    Mutants graphql_app.http.persisted_queries.xǁRedisQueryCacheǁget__mutmut_1, 2 (the
+    LRU skipped), 21 (a query fetched from Redis not kept) and xǁRedisQueryCacheǁput__mutmut_1
+    (a registered query not kept).
+    """
+    import redis.asyncio as aioredis
+
+    shared = settings.model_copy(
+        update={"redis_url": REDIS_URL, "redis_key_prefix": redis_prefix, "apq_ttl": 300}
+    )
+    one, two = (
+        create_app(shared, clock=clock, storage=storage),
+        create_app(shared, clock=clock, storage=storage),
+    )
+    transport_one, transport_two = httpx.ASGITransport(app=one), httpx.ASGITransport(app=two)
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        async with (
+            httpx.AsyncClient(transport=transport_one, base_url="http://one") as first,
+            httpx.AsyncClient(transport=transport_two, base_url="http://two") as second,
+        ):
+            await first.post("/graphql", json={"query": QUERY, "extensions": extensions(QUERY)})
+            fetched = await second.post("/graphql", json={"extensions": extensions(QUERY)})
+            assert fetched.json() == {"data": {"__typename": "Query"}}
+            assert await client.delete(f"{redis_prefix}:apq:{sha256(QUERY)}") == 1
+            for http in (first, second):
+                hit = await http.post("/graphql", json={"extensions": extensions(QUERY)})
+                assert hit.json() == {"data": {"__typename": "Query"}}
+    finally:
+        await client.aclose()
+        for app in (one, two):
+            await app.state.query_cache.close()
+            await app.state.deps.rate_limits.close()
+            await app.state.deps.events.close()
+
+
 @pytest.mark.redis
 async def test_instances_sharing_redis_share_persisted_queries(
     settings: Settings, storage: Storage, clock: Clock, redis_prefix: str
