@@ -57,3 +57,38 @@ async def test_hashing_threads_yield_the_cpu_to_the_event_loop() -> None:
         assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own  # loop unchanged
     finally:
         hasher.close()
+
+
+async def test_closing_never_waits_for_bcrypt_and_drops_the_queued_checks() -> None:
+    """At shutdown, close() returns while a check still runs and cancels those queued behind it.
+
+    No stopwatch: the pool's one thread is held by a job the test releases, two
+    hashes queue behind it; right after close() the job still runs and the two
+    were cancelled. Mutants graphql_app.security.passwords.xǁPasswordHasherǁclose__mutmut_3
+    and 5 (close() waits for the running job) and 2, 4 and 6 (queued hashes still run).
+    """
+    hasher = PasswordHasher(4, threads=1)
+    loop = asyncio.get_running_loop()
+    started, release = threading.Event(), threading.Event()
+
+    def hold_the_thread() -> None:
+        started.set()
+        release.wait(5)
+
+    running = loop.run_in_executor(hasher._pool, hold_the_thread)
+    for _ in range(5000):
+        if started.is_set():
+            break
+        await asyncio.sleep(0.001)
+    queued = [asyncio.create_task(hasher.hash(f"password {n}")) for n in range(2)]
+    await asyncio.sleep(0)  # both hand their hash to the pool
+    hasher.close()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    try:
+        assert not running.done()
+        assert all(task.cancelled() for task in queued)
+    finally:
+        release.set()
+        await running
+        await asyncio.gather(*queued, return_exceptions=True)
