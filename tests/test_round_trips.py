@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from graphql_app.storage import Storage
-from tests.graphql_client import GraphQLClient, create_todo, sign_up
+from tests.graphql_client import PASSWORD, GraphQLClient, create_todo, sign_up
 
 PAGE_WITH_CREATORS = """
 query P($first: Int) {
@@ -41,3 +41,25 @@ async def test_a_page_with_its_creators_costs_the_same_at_any_size(
         edges = data["todos"]["edges"] if "todos" in data else data["me"]["todos"]["edges"]
         assert len(edges) == first  # the page really grew
     assert costs[5] == costs[100] <= 3, costs
+
+
+async def test_log_in_returns_the_user_it_read_without_reading_it_again(
+    gql: GraphQLClient, storage: Storage
+) -> None:
+    """`logIn { user }` costs what `logIn { token }` costs: the user read to check the
+    password is the one returned. Mutant graphql_app.services.users
+    xǁAccountServiceǁlog_in__mutmut_34 (the user dropped, so read a second time).
+    """
+    await sign_up(gql, "trips-login@example.com")
+    costs = {}
+    for selection in ("token", "token user { id email fullname }"):
+        before = storage.round_trips
+        data = (
+            await gql(
+                f"mutation L($i: LogInInput!) {{ logIn(input: $i) {{ {selection} }} }}",
+                {"i": {"email": "trips-login@example.com", "password": PASSWORD}},
+            )
+        ).ok()
+        costs[selection] = storage.round_trips - before
+        assert data["logIn"]["token"]
+    assert len(set(costs.values())) == 1, costs
