@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
+import pytest
+
+from graphql_app.events import InProcessEventBus
+from graphql_app.models import TodoEventKind
 from tests.graphql_client import TODOS_PAGE, GraphQLClient, create_todo, sign_up
 
 TODO = (
@@ -204,3 +209,46 @@ async def test_todo_operations_need_a_token(gql: GraphQLClient) -> None:
         result = await gql(query, variables)
         assert result.codes == ["UNAUTHENTICATED"], query
         assert result.data is None or set(result.data.values()) == {None}  # todo(id) is nullable
+
+
+async def test_every_change_reaches_the_owners_event_stream(
+    gql: GraphQLClient, events: InProcessEventBus
+) -> None:
+    """Each mutation publishes what changed, for its owner only, with the todo as it now is.
+
+    Read from the app's own bus (the subscription transports, which relay it, are
+    tested end to end in the slow tests). Mutants graphql_app.services.todos
+    xǁTodoServiceǁupdate__mutmut_28-31, delete__mutmut_10-12,
+    set_all_completed__mutmut_8-11 and clear_completed__mutmut_3-5 (an event with
+    no kind, no user, no todo id or no todo).
+    """
+    ada = await sign_up(gql, "events@example.com")
+    bob = await sign_up(gql, "events-bystander@example.com")
+    stream = await events.subscribe(ada.id)
+    others = await events.subscribe(bob.id)
+    first = await create_todo(gql, ada.token, "first")
+    second = await create_todo(gql, ada.token, "second")
+    await gql(UPDATE, {"id": first["id"], "input": {"name": "renamed"}}, token=ada.token)
+    await gql(DELETE, {"id": second["id"]}, token=ada.token)
+    await gql(SET_ALL, {"c": True}, token=ada.token)
+    await gql(CLEAR, token=ada.token)
+    seen = []
+    for _ in range(6):
+        async with asyncio.timeout(5):
+            event = await anext(stream)
+        assert event.user_id == ada.id
+        todo = (event.todo.id, event.todo.name, event.todo.is_completed) if event.todo else None
+        seen.append((event.kind, event.todo_id, todo))
+    assert seen == [
+        (TodoEventKind.CREATED, first["id"], (first["id"], "first", False)),
+        (TodoEventKind.CREATED, second["id"], (second["id"], "second", False)),
+        (TodoEventKind.UPDATED, first["id"], (first["id"], "renamed", False)),
+        (TodoEventKind.DELETED, second["id"], None),
+        (TodoEventKind.UPDATED, first["id"], (first["id"], "renamed", True)),
+        (TodoEventKind.DELETED, first["id"], None),
+    ]
+    with pytest.raises(TimeoutError):  # bob heard nothing of it
+        async with asyncio.timeout(0.05):
+            await anext(others)
+    await stream.aclose()
+    await others.aclose()
