@@ -62,6 +62,10 @@ async def test_all_bad_fields_are_reported_together(gql: GraphQLClient) -> None:
         "input.fullname",
         "input.password",
     }
+    # Each names its problem (the text is not part of the contract, its presence is).
+    # Mutants graphql_app.validation.xǁProblemsǁadd__mutmut_2 and 4 (the message lost).
+    for message in result.errors[0]["extensions"]["fields"].values():
+        assert isinstance(message, str) and message.strip()
 
 
 @pytest.mark.parametrize(
