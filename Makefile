@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint format schema bench lock clean
+.PHONY: run test test-fast lint format schema bench mutation lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,19 @@ test: $(STAMP)
 ## The edit loop: everything but the slow tests (real processes, real bcrypt cost).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+## Mutation testing of the modules that guard users ([tool.mutmut] in pyproject.toml), from
+## scratch; fails below MUTATION_FLOOR % of the mutants that can change behaviour.
+## MUTATE='graphql_app.cursors.* graphql_app.validation.*' runs only those modules' mutants.
+MUTATION_CHILDREN ?= 2
+MUTATION_FLOOR ?= 95
+mutation: $(STAMP)
+	rm -rf mutants
+	@echo "mutmut: $(or $(MUTATE),every module in [tool.mutmut]); progress in mutants/mutmut.log"
+	@mkdir -p mutants
+	@$(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTATE) > mutants/mutmut.log 2>&1 \
+		|| { tr '\r' '\n' < mutants/mutmut.log | tail -n 60; exit 1; }
+	$(BIN)/python scripts/mutation_summary.py --list --fail-under $(MUTATION_FLOOR) $(MUTATE)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
@@ -56,4 +69,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info mutants

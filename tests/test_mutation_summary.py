@@ -1,0 +1,102 @@
+"""scripts/mutation_summary.py against a real mutmut run on a tiny project.
+
+It reads mutmut's results through mutmut's own modules (pinned: mutmut>=3.8,<4);
+this runs mutmut for real, so an upgrade that moves them fails here first.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SUMMARY = ROOT / "scripts" / "mutation_summary.py"
+MUTMUT = Path(sys.executable).parent / "mutmut"
+
+PROJECT = {
+    "pyproject.toml": '[tool.mutmut]\nsource_paths = ["pkg"]\n',
+    "pkg/__init__.py": "",
+    "pkg/calc.py": (
+        "def clamp(value: int, low: int, high: int) -> int:\n"
+        "    if value < low:\n"
+        "        return low\n"
+        "    if value > high:\n"
+        "        return high\n"
+        "    return value\n\n\n"
+        "def double(value: int) -> int:\n"
+        "    return value * 2\n"
+    ),
+    "tests/test_calc.py": (
+        "from pkg.calc import clamp, double\n\n\n"
+        "def test_calc() -> None:\n"
+        "    assert clamp(-5, 0, 10) == 0\n"
+        "    assert clamp(50, 0, 10) == 10\n"
+        "    assert clamp(5, 0, 10) == 5\n"
+        "    assert double(3) == 6\n"
+    ),
+}
+
+
+def summary(cwd: Path, *args: str) -> list[str]:
+    """The summary's lines; its exit status is the last one."""
+    result = subprocess.run(
+        [sys.executable, str(SUMMARY), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return [*result.stdout.splitlines(), str(result.returncode)]
+
+
+def mutated_line(cwd: Path, name: str) -> str:
+    shown = subprocess.run(
+        [str(MUTMUT), "show", name], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout
+    (line,) = [ln[1:].strip() for ln in shown.splitlines() if ln.startswith("+ ")]
+    return line
+
+
+@pytest.mark.slow
+def test_the_summary_counts_what_mutmut_found_less_the_equivalent_list(tmp_path: Path) -> None:
+    for name, text in PROJECT.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    run = subprocess.run(
+        [str(MUTMUT), "run", "--max-children", "1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+
+    # `<` and `>` made `<=` and `>=` survive (at the bound, the bound is the value);
+    # `* 2` made `/ 2` or `* 3` dies.
+    lines = summary(tmp_path, "--list", "--fail-under", "90")
+    survivors = sorted(ln.split()[1] for ln in lines if ln.strip().startswith("survived:"))
+    assert [mutated_line(tmp_path, name) for name in survivors] == [
+        "if value <= low:",
+        "if value >= high:",
+    ]
+    (score,) = [ln for ln in lines if " killed of " in ln and ln.startswith("mutation: ")]
+    killed, total = score.removeprefix("mutation: ").split(" killed of ")
+    assert int(killed) >= 1 and total.startswith(f"{int(killed) + 2} (")
+    assert lines[-1] == "1"  # below the floor
+
+    listing = tmp_path / "tests" / "mutation_equivalent.txt"
+    entries = [f"{name} :: {mutated_line(tmp_path, name)} :: same value" for name in survivors]
+    listing.write_text("\n".join(entries) + "\n")
+    lines = summary(tmp_path, "--fail-under", "100")
+    assert lines[-2:] == [f"mutation: {killed} killed of {killed} (100.0 %)", "0"]
+
+    # An entry that no longer names what its mutant changes is stale: the mutant counts.
+    listing.write_text(entries[0].replace("<=", "<") + "\n" + entries[1] + "\n")
+    lines = summary(tmp_path, "--fail-under", "100")
+    assert any(ln.startswith("stale entry") and survivors[0] in ln for ln in lines), lines
+    assert lines[-1] == "1"
