@@ -214,13 +214,13 @@ async def test_todo_operations_need_a_token(gql: GraphQLClient) -> None:
 async def test_every_change_reaches_the_owners_event_stream(
     gql: GraphQLClient, events: InProcessEventBus
 ) -> None:
-    """Each mutation publishes what changed, for its owner only, with the todo as it now is.
+    """Each mutation publishes what changed, for its owner only: the todo as it now is, or
+    (bulk changes) the filter matched and how many todos changed.
 
     Read from the app's own bus (the subscription transports, which relay it, are
-    tested end to end in the slow tests). Mutants graphql_app.services.todos
-    xǁTodoServiceǁupdate__mutmut_28-31, delete__mutmut_10-12,
-    set_all_completed__mutmut_8-11 and clear_completed__mutmut_3-5 (an event with
-    no kind, no user, no todo id or no todo).
+    tested end to end in the slow tests). Written for the mutants of
+    graphql_app.services.todos that publish an event with no kind, no user, no todo id
+    or no todo (xǁTodoServiceǁupdate__mutmut_28-31, delete__mutmut_10-12 in the first run).
     """
     ada = await sign_up(gql, "events@example.com")
     bob = await sign_up(gql, "events-bystander@example.com")
@@ -237,15 +237,17 @@ async def test_every_change_reaches_the_owners_event_stream(
         async with asyncio.timeout(5):
             event = await anext(stream)
         assert event.user_id == ada.id
+        assert event.todo_id
         todo = (event.todo.id, event.todo.name, event.todo.is_completed) if event.todo else None
-        seen.append((event.kind, event.todo_id, todo))
+        todo_id = event.todo_id if event.todo or event.kind is TodoEventKind.DELETED else "-"
+        seen.append((event.kind, todo_id, todo, event.matched, event.count))
     assert seen == [
-        (TodoEventKind.CREATED, first["id"], (first["id"], "first", False)),
-        (TodoEventKind.CREATED, second["id"], (second["id"], "second", False)),
-        (TodoEventKind.UPDATED, first["id"], (first["id"], "renamed", False)),
-        (TodoEventKind.DELETED, second["id"], None),
-        (TodoEventKind.UPDATED, first["id"], (first["id"], "renamed", True)),
-        (TodoEventKind.DELETED, first["id"], None),
+        (TodoEventKind.CREATED, first["id"], (first["id"], "first", False), None, None),
+        (TodoEventKind.CREATED, second["id"], (second["id"], "second", False), None, None),
+        (TodoEventKind.UPDATED, first["id"], (first["id"], "renamed", False), None, None),
+        (TodoEventKind.DELETED, second["id"], None, None, None),
+        (TodoEventKind.BULK_UPDATED, "-", None, False, 1),
+        (TodoEventKind.CLEARED, "-", None, True, 1),
     ]
     with pytest.raises(TimeoutError):  # bob heard nothing of it
         async with asyncio.timeout(0.05):
