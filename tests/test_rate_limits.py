@@ -7,7 +7,9 @@ real processes).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -280,3 +282,64 @@ async def test_the_ceiling_is_shared_by_instances_sharing_redis(
         bot = await client_of(app, address)
         assert (await log_in(bot, "ada@example.com")).codes == ["UNAUTHENTICATED"]
     assert_rate_limited(await log_in(await client_of(two, "192.0.2.9"), "ada@example.com"), 3600)
+
+
+async def test_an_outage_is_logged_once_not_per_request(
+    make_app: AppFactory, client_of: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Mutants graphql_app.rate_limits.xǁAuthRateLimitsǁ_call__mutmut_11 (logged from the
+    second failure on), 19 and 20 (the outage never noted: logged on every request)."""
+    app = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/15", auth_rate_limit="5/minute")
+    gql = await client_of(app)
+    for _ in range(3):
+        assert (await log_in(gql, "x@example.com")).codes == ["UNAUTHENTICATED"]
+    warnings = [r for r in caplog.records if r.name == "graphql_app.rate_limits"]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+
+
+async def test_a_redis_unix_socket_url_is_understood(
+    make_app: AppFactory, client_of: ClientFactory, tmp_path: Path
+) -> None:
+    """REDIS_URL=unix:///path (redis-py's form) is `redis+unix` to `limits`; here its
+    socket is missing, so the limits hold per instance. Mutants graphql_app.rate_limits
+    x__limits_url__mutmut_6, 10, 11, 12 and 14 (the scheme left as `unix`: start-up fails).
+    """
+    app = make_app(redis_url=f"unix://{tmp_path}/no-redis.sock", auth_rate_limit="2/minute")
+    gql = await client_of(app)
+    for _ in range(2):
+        assert (await log_in(gql, "x@example.com")).codes == ["UNAUTHENTICATED"]
+    assert_rate_limited(await log_in(gql, "x@example.com"), 60)
+
+
+async def wait_until_retry_after_shrinks(gql: GraphQLClient) -> int:
+    """Spend a `1/3 seconds` budget, wait a second and a half (a bounded wait, not a
+    measurement), and return the retryAfter of the next attempt."""
+    assert (await log_in(gql, "x@example.com")).codes == ["UNAUTHENTICATED"]
+    await asyncio.sleep(1.5)
+    result = await log_in(gql, "x@example.com")
+    assert result.codes == ["RATE_LIMITED"], result.body
+    return int(result.errors[0]["extensions"]["retryAfter"])
+
+
+async def test_retry_after_counts_from_the_clients_own_first_attempt(
+    make_app: AppFactory, client_of: ClientFactory
+) -> None:
+    """Seconds until the oldest attempt leaves the window: at most 2 of 3 here, however
+    slow the machine (waiting longer only shrinks it). Mutant graphql_app.rate_limits
+    xǁAuthRateLimitsǁ_retry_after__mutmut_9 (another key's window read: always the whole 3).
+    """
+    gql = await client_of(make_app(auth_rate_limit="1/3 seconds"))
+    assert await wait_until_retry_after_shrinks(gql) <= 2
+
+
+@pytest.mark.redis
+async def test_retry_after_reads_the_shared_window(
+    make_app: AppFactory, client_of: ClientFactory, redis_prefix: str
+) -> None:
+    """Mutant graphql_app.rate_limits.xǁAuthRateLimitsǁ_retry_after__mutmut_4 (the
+    per-instance window read while Redis holds the hits: always the whole 3)."""
+    app = make_app(
+        redis_url=REDIS_URL, redis_key_prefix=redis_prefix, auth_rate_limit="1/3 seconds"
+    )
+    gql = await client_of(app)
+    assert await wait_until_retry_after_shrinks(gql) <= 2
