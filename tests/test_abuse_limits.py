@@ -142,6 +142,28 @@ async def test_fragment_fan_out_is_counted_not_walked(
     await still_serves(gql, account)
 
 
+ELEVEN_FIELDS = [
+    "{ me { id email fullname todos(first: 1) { totalCount edges { node { id"
+    " ... on Todo { name isCompleted } } } } } }",
+    "{ me { ...U } } fragment U on User { id email fullname todos(first: 1) {"
+    " totalCount edges { node { id ... on Todo { name isCompleted } } } } }",
+]
+
+
+@pytest.mark.parametrize("document", ELEVEN_FIELDS)
+async def test_fields_are_counted_exactly_through_nesting_and_fragments(
+    client: Client, document: str
+) -> None:
+    """Eleven fields, nested and in inline and named fragments: over a limit of 10, and
+    within it once one field goes. Mutants graphql_app.schema.limits.x_count_fields__mutmut_6,
+    9, 10, 12 and 13 (nested or fragment fields miscounted)."""
+    gql = await client(max_fields=10)
+    message = refused(await gql(document))
+    assert message.startswith("The operation selects 11 fields")
+    within = await gql(document.replace(" fullname", ""))
+    assert within.codes == ["UNAUTHENTICATED"], within.body  # validated, then ran
+
+
 async def test_directive_flood_yields_a_handful_of_errors(
     victim: tuple[GraphQLClient, Account],
 ) -> None:
