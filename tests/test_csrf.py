@@ -50,6 +50,13 @@ def assert_refused(response: httpx.Response) -> None:
             f'--x\r\nContent-Disposition: form-data; name="query"\r\n\r\n{MUTATION}\r\n--x--\r\n',
         ),
         ("not a media type", f'{{"query": "{MUTATION}"}}'),
+        # Mutant graphql_app.http.csrf.x__media_type__mutmut_7 (the type read up to the
+        # last ';', so "text/plain; charset=utf-8" passed for a preflighted type).
+        ("text/plain; charset=utf-8; format=flowed", f'{{"query": "{MUTATION}"}}'),
+        # A type that does not parse counts as simple. Mutants x__media_type__mutmut_15
+        # ("text/" taken for a type) and 16 ("/plain").
+        ("text/", f'{{"query": "{MUTATION}"}}'),
+        ("/plain", f'{{"query": "{MUTATION}"}}'),
     ],
 )
 async def test_simple_posts_are_refused(
