@@ -42,6 +42,14 @@ async def test_a_well_formed_token_of_our_own_making_works(gql: GraphQLClient) -
     assert (await gql(ME, token=token)).ok() == {"me": {"id": account.id}}
 
 
+async def test_bearer_and_its_token_may_be_apart_by_several_spaces(gql: GraphQLClient) -> None:
+    """RFC 6750: `Bearer 1*SP token`. Mutant graphql_app.schema.context
+    xǁContextǁauthenticate__mutmut_4 (the scheme read up to the last space)."""
+    account = await sign_up(gql, "spaces@example.com")
+    result = await gql(ME, headers={"authorization": f"Bearer   {account.token}"})
+    assert result.ok() == {"me": {"id": account.id}}
+
+
 @pytest.mark.parametrize(
     "header",
     [
