@@ -11,15 +11,19 @@ A mutant is killed when a test failed or timed out on it; anything else
 left unchecked fails the summary: the run did not finish.
 
     python scripts/mutation_summary.py [--fail-under 95] [MUTANT_GLOB ...]
+    python scripts/mutation_summary.py --changed-since GIT_REF
 
 MUTANT_GLOB picks mutants by name as `mutmut run` does (e.g.
 'graphql_app.cursors.*'); without one, every mutated module counts.
+--changed-since prints the globs of the mutated modules that differ from
+GIT_REF (for `make mutation MUTATE=...`), and nothing when none does.
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,6 +31,7 @@ from pathlib import Path
 
 # mutmut's own reading of its results (mutmut>=3.8,<4, pyproject.toml); the
 # slow test tests/test_mutation_summary.py runs a real mutmut run through them.
+from mutmut.configuration import config
 from mutmut.mutation.data import SourceFileMutationData
 from mutmut.mutation.diff_apply import get_diff_for_mutant
 from mutmut.stats import status_by_exit_code
@@ -126,13 +131,33 @@ def read_run(globs: list[str], equivalents: dict[str, Equivalent]) -> Run:
     return run
 
 
+def changed_module_globs(ref: str) -> list[str]:
+    """`graphql_app.cursors.*` for each module [tool.mutmut] mutates that differs from `ref`."""
+    sources = [str(path) for path in config().source_paths]
+    changed = subprocess.run(
+        ["git", "diff", "--name-only", ref, "--", *sources],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [
+        name.removesuffix(".py").removesuffix("/__init__").replace("/", ".") + ".*"
+        for name in sorted(changed)
+        if Path(name).exists() and config().should_mutate(name)
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("globs", nargs="*", metavar="MUTANT_GLOB")
     parser.add_argument("--fail-under", type=float, default=None, metavar="PERCENT")
     parser.add_argument("--equivalent", type=Path, default=EQUIVALENT_FILE)
     parser.add_argument("--list", action="store_true", help="name every surviving mutant")
+    parser.add_argument("--changed-since", metavar="GIT_REF")
     args = parser.parse_args(argv)
+    if args.changed_since:
+        print(" ".join(changed_module_globs(args.changed_since)))
+        return 0
 
     equivalents = read_equivalents(args.equivalent) if args.equivalent.exists() else {}
     run = read_run(args.globs, equivalents)
