@@ -8,6 +8,7 @@ real processes).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -343,3 +344,70 @@ async def test_retry_after_reads_the_shared_window(
     )
     gql = await client_of(app)
     assert await wait_until_retry_after_shrinks(gql) <= 2
+
+
+class RedisCut:
+    """A TCP proxy in front of the test Redis, which the test cuts and restores."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+
+    async def cut(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        await self._server.wait_closed()
+        self._writers.clear()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        target = REDIS_URL.split("//", 1)[1].split("/", 1)[0]
+        host, _, port = target.partition(":")
+        up_reader, up_writer = await asyncio.open_connection(host, int(port or 6379))
+        self._writers += [writer, up_writer]
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, ConnectionError):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@pytest.mark.redis
+async def test_limits_are_shared_again_once_redis_is_back(
+    make_app: AppFactory,
+    client_of: ClientFactory,
+    redis_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The outage and the recovery are each logged once. Mutant graphql_app.rate_limits
+    xǁAuthRateLimitsǁ_call__mutmut_25 (still marked down once Redis answers again)."""
+    redis = RedisCut()
+    await redis.start()
+    app = make_app(
+        redis_url=f"redis://127.0.0.1:{redis.port}/15",
+        redis_key_prefix=redis_prefix,
+        auth_rate_limit="20/minute",
+    )
+    gql = await client_of(app)
+    try:
+        assert (await log_in(gql, "x@example.com")).codes == ["UNAUTHENTICATED"]
+        await redis.cut()
+        for _ in range(2):
+            assert (await log_in(gql, "x@example.com")).codes == ["UNAUTHENTICATED"]
+        await redis.start()
+        for _ in range(3):
+            assert (await log_in(gql, "x@example.com")).codes == ["UNAUTHENTICATED"]
+    finally:
+        await redis.cut()
+    messages = [r.getMessage() for r in caplog.records if r.name == "graphql_app.rate_limits"]
+    assert len(messages) == 2, messages
+    assert "unreachable" in messages[0] and "reachable again" in messages[1]
