@@ -240,6 +240,9 @@ async def test_every_change_reaches_the_owners_event_stream(
         assert event.todo_id
         todo = (event.todo.id, event.todo.name, event.todo.is_completed) if event.todo else None
         todo_id = event.todo_id if event.todo or event.kind is TodoEventKind.DELETED else "-"
+        # A bulk update says when it happened (subscribers set updatedAt from it).
+        # Mutants xǁTodoServiceǁset_all_completed__mutmut_15 and 22 (no time).
+        assert (event.updated_at is not None) == (event.kind is TodoEventKind.BULK_UPDATED)
         seen.append((event.kind, todo_id, todo, event.matched, event.count))
     assert seen == [
         (TodoEventKind.CREATED, first["id"], (first["id"], "first", False), None, None),
