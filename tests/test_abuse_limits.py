@@ -249,6 +249,30 @@ async def test_body_over_the_limit_is_refused_by_its_length(
     await still_serves(gql, account)
 
 
+async def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read(
+    victim: tuple[GraphQLClient, Account],
+) -> None:
+    """Mutants graphql_app.http.body_limit.xǁBodyLimitMiddlewareǁ__call____mutmut_14 and 15
+    (Content-Length not looked at: the body read up to the limit first)."""
+    gql, account = victim
+    read = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal read
+        for _ in range(20):
+            read += 1
+            yield b"x" * 10_000
+
+    response = await gql.http.post(
+        "/graphql",
+        content=chunks(),
+        headers={"content-type": "application/json", "content-length": "200000"},
+    )
+    assert response.status_code == 413
+    assert read <= 1
+    await still_serves(gql, account)
+
+
 async def test_chunked_body_over_the_limit_is_refused_while_streaming(
     victim: tuple[GraphQLClient, Account],
 ) -> None:

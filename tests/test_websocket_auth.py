@@ -54,7 +54,9 @@ async def test_the_token_in_connection_init_identifies_the_subscriber(
 ) -> None:
     """Other parameters beside it, `Authorization` in any case. Mutants of
     graphql_app.schema.context.xǁContextǁauthenticate_connection that read another
-    parameter or none (__mutmut_1-5, 7-12) or refuse a good token (14)."""
+    parameter or none (__mutmut_1-5, 7-12) or refuse a good token (14); on its way, the
+    body limit's pass-through of WebSockets (graphql_app.http.body_limit
+    xǁBodyLimitMiddlewareǁ__call____mutmut_6-11)."""
     ada = await sign_up(gql, "ws-auth@example.com")
     async with connect(app) as ws:
         payload = {"clientName": "tests", "Authorization": f"Bearer {ada.token}"}
