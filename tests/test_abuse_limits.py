@@ -249,6 +249,26 @@ async def test_body_over_the_limit_is_refused_by_its_length(
     await still_serves(gql, account)
 
 
+async def test_a_body_of_exactly_the_limit_is_served_declared_or_streamed(client: Client) -> None:
+    """Mutants graphql_app.http.body_limit.xǁBodyLimitMiddlewareǁ__call____mutmut_21 (a
+    declared length at the limit refused), 29 and 40 (a streamed one)."""
+    gql = await client(max_body_bytes=1024)
+    head, tail = b'{"query": "{ __typename }", "variables": {"pad": "', b'"}}'
+    body = head + b"x" * (1024 - len(head) - len(tail)) + tail
+    assert len(body) == 1024
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 100):
+            yield body[start : start + 100]
+
+    for content in (body, chunks()):
+        response = await gql.http.post(
+            "/graphql", content=content, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json() == {"data": {"__typename": "Query"}}
+
+
 async def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read(
     victim: tuple[GraphQLClient, Account],
 ) -> None:
