@@ -9,7 +9,9 @@ Contract (checked by tests/storage/, run unchanged against every backend):
 - Every method is one transaction: it fully happens or not at all.
 - Todo methods take the owner's id and never touch another user's rows.
 - Lists are newest first: created_at, then id, both descending. A Position
-  is a place in that order, not tied to any user.
+  is a place in that order, not tied to any user. Pages run forward from a
+  position (`list_todos`, Relay's first/after) or backward to it
+  (`list_todos_before`, last/before), and come back in list order either way.
 - ``EmailTaken`` comes from a unique constraint in the database, so it holds
   under concurrent sign-ups. ``UserGone`` when writing for a missing user.
 - Unreachable storage raises ``ServiceUnavailable``; the backend recovers by
@@ -138,6 +140,22 @@ class Storage(Protocol):
         a todo of the filter sits at or before `after` (the page is not the start).
         """
 
+    async def list_todos_before(
+        self,
+        user_id: str,
+        last: int,
+        before: Position | None,
+        is_completed: bool | None,
+        *,
+        with_count: bool = True,
+    ) -> Page:
+        """The `last` todos strictly before `before` (the end when None), in list order.
+
+        The count as for list_todos. has_previous_page: more todos of the filter
+        precede the page. has_next_page: a todo of the filter sits at or after
+        `before` (the page is not the end).
+        """
+
     async def count_todos(self, user_ids: Sequence[str]) -> list[TodoCounts]:
         """The counters of these users, in order (zeros for a missing user): one read."""
 
@@ -146,3 +164,17 @@ class Storage(Protocol):
 
     async def clear_completed(self, user_id: str) -> int:
         """Delete every completed todo of the user; how many were deleted."""
+
+
+def cut_page(
+    todos: list[Todo], size: int, total: int | None, beyond: bool, *, backward: bool
+) -> Page:
+    """A Page from up to size+1 todos read in list order from the cursor's side.
+
+    The extra todo says more lie ahead in the reading direction; `beyond` says a
+    todo sits at the cursor or behind it (the side the client came from).
+    """
+    more = len(todos) > size
+    if backward:  # the extra todo, if any, is the newest: the first
+        return Page(todos[-size:], total, has_next_page=beyond, has_previous_page=more)
+    return Page(todos[:size], total, has_next_page=more, has_previous_page=beyond)

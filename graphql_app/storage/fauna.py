@@ -45,6 +45,7 @@ from graphql_app.models import (
     TodoCounts,
     User,
 )
+from graphql_app.storage.base import cut_page
 from graphql_app.storage.fauna_indexes import (
     IndexSpec,
     building_line,
@@ -843,12 +844,7 @@ class FaunaStorage:
         *,
         with_count: bool = True,
     ) -> Page:
-        terms: list[Any] = [user_id]
-        index = "todos_by_user_newest"
-        if is_completed is not None:
-            terms.append(is_completed)
-            index = "todos_by_user_completed_newest"
-        entries = q.match(q.index(index), *terms)
+        entries = _todo_entries(user_id, is_completed)
         if after is None:
             # Elements are [created_at, id, ref]; one extra tells whether a next page exists.
             rows: Any = q.select("data", q.paginate(entries, size=first + 1))
@@ -882,12 +878,41 @@ class FaunaStorage:
         )
         todos = [_todo(doc) for doc in answer["docs"]]
         total = answer.get("total")
-        return Page(
-            todos=todos[:first],
-            total_count=(total or 0) if with_count else None,
-            has_next_page=len(todos) > first,
-            has_previous_page=bool(answer["newer"]),
+        total = (total or 0) if with_count else None
+        return cut_page(todos, first, total, bool(answer["newer"]), backward=False)
+
+    async def list_todos_before(
+        self,
+        user_id: str,
+        last: int,
+        before: Position | None,
+        is_completed: bool | None,
+        *,
+        with_count: bool = True,
+    ) -> Page:
+        entries = _todo_entries(user_id, is_completed)
+        if before is None:
+            # The end of the list: the first entries of the reversed set, oldest first.
+            rows: Any = q.reverse(q.select("data", q.paginate(q.reverse(entries), size=last + 1)))
+            later: Any = False
+        else:
+            # `before` is exclusive, so the position's own row is left out; the
+            # page comes back ascending (newest first), as the list runs. A next
+            # page exists when a todo sits at the position or after it.
+            cursor = [to_micros(before.created_at), before.id]
+            rows = q.select("data", q.paginate(entries, size=last + 1, before=cursor))
+            later = q.is_nonempty(q.paginate(entries, size=1, after=cursor))
+        answer = await self._query(
+            {
+                "docs": q.map_(lambda entry: q.get(q.select(2, entry)), rows),
+                "total": _count_of(_user_counts(user_id), is_completed) if with_count else None,
+                "later": later,
+            }
         )
+        todos = [_todo(doc) for doc in answer["docs"]]
+        total = answer.get("total")
+        total = (total or 0) if with_count else None
+        return cut_page(todos, last, total, bool(answer["later"]), backward=True)
 
     async def count_todos(self, user_ids: Sequence[str]) -> list[TodoCounts]:
         counts = await self._query(
@@ -956,6 +981,13 @@ class FaunaStorage:
             q.delete,
             lambda n: (q.subtract(0, n), q.subtract(0, n)),
         )
+
+
+def _todo_entries(user_id: str, is_completed: bool | None) -> Any:
+    """The user's todos (of the filter) as index entries [created_at, id, ref], newest first."""
+    if is_completed is None:
+        return q.match(q.index("todos_by_user_newest"), user_id)
+    return q.match(q.index("todos_by_user_completed_newest"), user_id, is_completed)
 
 
 def _code(exc: FaunaError) -> str:

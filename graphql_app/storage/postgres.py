@@ -37,6 +37,7 @@ from graphql_app.models import (
     TodoCounts,
     User,
 )
+from graphql_app.storage.base import cut_page
 from graphql_app.storage.migrations import (
     TODO_COLUMNS,
     USER_COLUMNS,
@@ -102,13 +103,17 @@ def _position_id(position_id: str) -> str:
 _COUNT_OF = {None: "todo_count", True: "completed_count", False: "todo_count - completed_count"}
 
 
-def _page_sql(is_completed: bool | None, with_after: bool, with_count: bool) -> str:
-    """One statement for a page, whether newer rows exist and, if asked, the count.
+def _page_sql(
+    is_completed: bool | None, with_cursor: bool, with_count: bool, backward: bool
+) -> str:
+    """One statement for a page, whether todos lie behind its cursor and, if asked, the count.
 
     The count is the owner's counter (one row by primary key), never a count
-    of todos. It sits with `newer` in a one-row subquery LEFT JOINed to the
+    of todos. It sits with `beyond` in a one-row subquery LEFT JOINed to the
     page, so an empty page still returns them. $1 is the owner, $2 the limit,
-    then the filter, then the position.
+    then the filter, then the position. Forward pages read older todos newest
+    first; backward pages read newer todos oldest first (nearest the cursor),
+    and both come out newest first.
     """
     where = "user_id = $1"
     n = 3
@@ -116,10 +121,11 @@ def _page_sql(is_completed: bool | None, with_after: bool, with_count: bool) -> 
         where += " AND is_completed = $3"
         n = 4
     position = f"(${n}, ${n + 1})"
-    # A previous page exists when a todo sits at or before `after`.
-    newer = (
-        f"EXISTS (SELECT 1 FROM todos WHERE {where} AND (created_at, id) >= {position})"
-        if with_after
+    ahead, behind, order = (">", "<=", "ASC") if backward else ("<", ">=", "DESC")
+    # A todo at the cursor or behind it: the client came from a page there.
+    beyond = (
+        f"EXISTS (SELECT 1 FROM todos WHERE {where} AND (created_at, id) {behind} {position})"
+        if with_cursor
         else "false"
     )
     total = (
@@ -127,22 +133,23 @@ def _page_sql(is_completed: bool | None, with_after: bool, with_count: bool) -> 
         if with_count
         else "NULL::bigint"
     )
-    page_where = where + (f" AND (created_at, id) < {position}" if with_after else "")
+    page_where = where + (f" AND (created_at, id) {ahead} {position}" if with_cursor else "")
     return (
-        f"SELECT c.total, c.newer, t.id, t.user_id, t.name, t.is_completed, "
+        f"SELECT c.total, c.beyond, t.id, t.user_id, t.name, t.is_completed, "
         f"t.created_at, t.updated_at "
-        f"FROM (SELECT {total} AS total, {newer} AS newer) AS c "
+        f"FROM (SELECT {total} AS total, {beyond} AS beyond) AS c "
         f"LEFT JOIN (SELECT {TODO_COLUMNS} FROM todos WHERE {page_where} "
-        f"ORDER BY created_at DESC, id DESC LIMIT $2) AS t ON true "
+        f"ORDER BY created_at {order}, id {order} LIMIT $2) AS t ON true "
         f"ORDER BY t.created_at DESC, t.id DESC"
     )
 
 
 _PAGE_SQL = {
-    (f, a, c): _page_sql(f, a, c)
+    (f, c, n, b): _page_sql(f, c, n, b)
     for f in (None, True, False)
-    for a in (False, True)
     for c in (False, True)
+    for n in (False, True)
+    for b in (False, True)
 }
 
 # Counters move by deltas computed from the rows a statement really changed,
@@ -553,23 +560,42 @@ class PostgresStorage:
         *,
         with_count: bool = True,
     ) -> Page:
+        return await self._page(user_id, first, after, is_completed, with_count, backward=False)
+
+    async def list_todos_before(
+        self,
+        user_id: str,
+        last: int,
+        before: Position | None,
+        is_completed: bool | None,
+        *,
+        with_count: bool = True,
+    ) -> Page:
+        return await self._page(user_id, last, before, is_completed, with_count, backward=True)
+
+    async def _page(
+        self,
+        user_id: str,
+        size: int,
+        cursor: Position | None,
+        is_completed: bool | None,
+        with_count: bool,
+        *,
+        backward: bool,
+    ) -> Page:
         if not _storable(user_id):
             total = 0 if with_count else None
             return Page(todos=[], total_count=total, has_next_page=False, has_previous_page=False)
-        args: list[Any] = [user_id, first + 1]
+        args: list[Any] = [user_id, size + 1]
         if is_completed is not None:
             args.append(is_completed)
-        if after is not None:
-            args += [after.created_at, _position_id(after.id)]
-        rows = await self._query(_PAGE_SQL[(is_completed, after is not None, with_count)], *args)
+        if cursor is not None:
+            args += [cursor.created_at, _position_id(cursor.id)]
+        sql = _PAGE_SQL[(is_completed, cursor is not None, with_count, backward)]
+        rows = await self._query(sql, *args)
         todos = [_todo(row[2:]) for row in rows if row[2] is not None]
-        total = rows[0][0]
-        return Page(
-            todos=todos[:first],
-            total_count=(total or 0) if with_count else None,
-            has_next_page=len(todos) > first,
-            has_previous_page=rows[0][1],
-        )
+        total = (rows[0][0] or 0) if with_count else None
+        return cut_page(todos, size, total, rows[0][1], backward=backward)
 
     async def count_todos(self, user_ids: Sequence[str]) -> list[TodoCounts]:
         wanted = [i for i in dict.fromkeys(user_ids) if _storable(i)]

@@ -31,6 +31,7 @@ from graphql_app.models import (
     TodoCounts,
     User,
 )
+from graphql_app.storage.base import cut_page
 from graphql_app.storage.migrations import (
     TODO_COLUMNS,
     USER_COLUMNS,
@@ -59,19 +60,24 @@ def _new_id() -> str:
 _COUNT_OF = {None: "todo_count", True: "completed_count", False: "todo_count - completed_count"}
 
 
-def _page_sql(is_completed: bool | None, with_after: bool, with_count: bool) -> str:
-    """One statement for a page, whether newer rows exist and, if asked, the count.
+def _page_sql(
+    is_completed: bool | None, with_cursor: bool, with_count: bool, backward: bool
+) -> str:
+    """One statement for a page, whether todos lie behind its cursor and, if asked, the count.
 
     The count is the owner's counter (one row by primary key), never a count
-    of todos. It sits with `newer` in a one-row subquery LEFT JOINed to the
-    page, so an empty page still returns them.
+    of todos. It sits with `beyond` in a one-row subquery LEFT JOINed to the
+    page, so an empty page still returns them. Forward pages read older todos
+    newest first; backward pages read newer todos oldest first (nearest the
+    cursor), and both come out newest first.
     """
     where = "user_id = :user_id" + ("" if is_completed is None else " AND is_completed = :done")
-    # A previous page exists when a todo sits at or before `after`: the row the
-    # cursor names was on it.
-    newer = (
-        f"EXISTS (SELECT 1 FROM todos WHERE {where} AND (created_at, id) >= (:at, :id))"
-        if with_after
+    ahead, behind, order = (">", "<=", "ASC") if backward else ("<", ">=", "DESC")
+    # A todo at the cursor or behind it means the client came from a page there:
+    # the row the cursor names was on it.
+    beyond = (
+        f"EXISTS (SELECT 1 FROM todos WHERE {where} AND (created_at, id) {behind} (:at, :id))"
+        if with_cursor
         else "0"
     )
     total = (
@@ -79,22 +85,23 @@ def _page_sql(is_completed: bool | None, with_after: bool, with_count: bool) -> 
         if with_count
         else "NULL"
     )
-    page_where = where + (" AND (created_at, id) < (:at, :id)" if with_after else "")
+    page_where = where + (f" AND (created_at, id) {ahead} (:at, :id)" if with_cursor else "")
     return (
-        f"SELECT c.total, c.newer, t.id, t.user_id, t.name, t.is_completed, "
+        f"SELECT c.total, c.beyond, t.id, t.user_id, t.name, t.is_completed, "
         f"t.created_at, t.updated_at "
-        f"FROM (SELECT {total} AS total, {newer} AS newer) AS c "
+        f"FROM (SELECT {total} AS total, {beyond} AS beyond) AS c "
         f"LEFT JOIN (SELECT {TODO_COLUMNS} FROM todos WHERE {page_where} "
-        f"ORDER BY created_at DESC, id DESC LIMIT :limit) AS t ON 1 "
+        f"ORDER BY created_at {order}, id {order} LIMIT :limit) AS t ON 1 "
         f"ORDER BY t.created_at DESC, t.id DESC"
     )
 
 
 _PAGE_SQL = {
-    (f, a, c): _page_sql(f, a, c)
+    (f, c, n, b): _page_sql(f, c, n, b)
     for f in (None, True, False)
-    for a in (False, True)
     for c in (False, True)
+    for n in (False, True)
+    for b in (False, True)
 }
 
 
@@ -485,21 +492,40 @@ class SQLiteStorage:
         *,
         with_count: bool = True,
     ) -> Page:
-        params: dict[str, Any] = {"user_id": user_id, "limit": first + 1}
+        return await self._page(user_id, first, after, is_completed, with_count, backward=False)
+
+    async def list_todos_before(
+        self,
+        user_id: str,
+        last: int,
+        before: Position | None,
+        is_completed: bool | None,
+        *,
+        with_count: bool = True,
+    ) -> Page:
+        return await self._page(user_id, last, before, is_completed, with_count, backward=True)
+
+    async def _page(
+        self,
+        user_id: str,
+        size: int,
+        cursor: Position | None,
+        is_completed: bool | None,
+        with_count: bool,
+        *,
+        backward: bool,
+    ) -> Page:
+        params: dict[str, Any] = {"user_id": user_id, "limit": size + 1}
         if is_completed is not None:
             params["done"] = int(is_completed)
-        if after is not None:
-            params["at"] = to_micros(after.created_at)
-            params["id"] = after.id
-        rows = self._read(_PAGE_SQL[(is_completed, after is not None, with_count)], params)
+        if cursor is not None:
+            params["at"] = to_micros(cursor.created_at)
+            params["id"] = cursor.id
+        sql = _PAGE_SQL[(is_completed, cursor is not None, with_count, backward)]
+        rows = self._read(sql, params)
         todos = [_todo(row[2:]) for row in rows if row[2] is not None]
-        total = rows[0][0]
-        return Page(
-            todos=todos[:first],
-            total_count=(total or 0) if with_count else None,
-            has_next_page=len(todos) > first,
-            has_previous_page=bool(rows[0][1]),
-        )
+        total = (rows[0][0] or 0) if with_count else None
+        return cut_page(todos, size, total, bool(rows[0][1]), backward=backward)
 
     async def count_todos(self, user_ids: Sequence[str]) -> list[TodoCounts]:
         unique = list(dict.fromkeys(user_ids))

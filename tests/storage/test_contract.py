@@ -98,6 +98,18 @@ async def walk(
     return pages
 
 
+async def walk_back(
+    storage: Storage, user_id: str, last: int, is_completed: bool | None = None
+) -> list[Page]:
+    """Every page of a list from its end, following each page's first todo."""
+    pages = [await storage.list_todos_before(user_id, last, None, is_completed)]
+    while pages[-1].has_previous_page:
+        first = pages[-1].todos[0]
+        before = Position(first.created_at, first.id)
+        pages.append(await storage.list_todos_before(user_id, last, before, is_completed))
+    return pages
+
+
 async def is_live(storage: Storage, session: NewSession, now: datetime) -> bool:
     """Whether the token still rotates (which uses it up)."""
     result = await storage.rotate_session(session.token_hash, new_session(now + DAY), now)
@@ -722,6 +734,13 @@ async def test_list_is_newest_first_then_by_id(storage: Storage, tick: Ticks) ->
     assert [p.has_next_page for p in pages] == [True] * 8 + [False]
     assert {p.total_count for p in pages} == {9}
 
+    # And so does walking backward, from the oldest.
+    pages = await walk_back(storage, ada.id, 1)
+    assert [p.todos[0] for p in pages] == newest_first(todos)[::-1]
+    assert [p.has_previous_page for p in pages] == [True] * 8 + [False]
+    assert [p.has_next_page for p in pages] == [False] + [True] * 8
+    assert {p.total_count for p in pages} == {9}
+
 
 async def test_pages_walk_every_todo_once(storage: Storage, tick: Ticks) -> None:
     ada, _ = await sign_up(storage, tick, "ada")
@@ -735,6 +754,40 @@ async def test_pages_walk_every_todo_once(storage: Storage, tick: Ticks) -> None
         (True, False),
     ]
     assert {p.total_count for p in pages} == {7}
+
+
+async def test_backward_pages_walk_every_todo_once(storage: Storage, tick: Ticks) -> None:
+    ada, _ = await sign_up(storage, tick, "ada")
+    todos = await add_todos(storage, ada, tick, 7)
+    pages = await walk_back(storage, ada.id, 3)
+    # The end first: the 3 oldest, then 3 newer, then the newest one; each in list order.
+    assert [p.todos for p in pages] == [todos[2::-1], todos[5:2:-1], todos[6:]]
+    assert [(p.has_previous_page, p.has_next_page) for p in pages] == [
+        (True, False),
+        (True, True),
+        (False, True),
+    ]
+    assert {p.total_count for p in pages} == {7}
+    # Exactly the start: no previous page.
+    start = await storage.list_todos_before(
+        ada.id, 1, Position(todos[5].created_at, todos[5].id), None
+    )
+    assert start == Page([todos[6]], 7, has_next_page=True, has_previous_page=False)
+    uncounted = await storage.list_todos_before(ada.id, 3, None, None, with_count=False)
+    assert uncounted == Page(todos[2::-1], None, has_next_page=False, has_previous_page=True)
+
+
+async def test_backward_and_forward_meet(storage: Storage, tick: Ticks) -> None:
+    """A cursor from a forward page leads back to the todos before it, and the reverse."""
+    ada, _ = await sign_up(storage, tick, "ada")
+    ordered = newest_first(await add_todos(storage, ada, tick, 6))
+    forward = (await walk(storage, ada.id, 4))[1]  # the last 2
+    first = forward.todos[0]
+    back = await storage.list_todos_before(ada.id, 10, Position(first.created_at, first.id), None)
+    assert back == Page(ordered[:4], 6, has_next_page=True, has_previous_page=False)
+    last = back.todos[-1]
+    again = await storage.list_todos(ada.id, 10, Position(last.created_at, last.id), None)
+    assert again.todos == forward.todos
 
 
 async def test_a_page_ending_exactly_at_the_end_has_no_next(storage: Storage, tick: Ticks) -> None:
@@ -771,6 +824,51 @@ async def test_cursors_stay_valid_when_todos_change_between_pages(
     assert seen == expected
     assert deleted == 2
     assert page.total_count == len(todos) + added - deleted
+
+
+async def test_backward_cursors_stay_valid_when_todos_are_added_between_fetches(
+    storage: Storage, tick: Ticks
+) -> None:
+    ada, _ = await sign_up(storage, tick, "ada")
+    todos = await add_todos(storage, ada, tick, 8)
+
+    page = await storage.list_todos_before(ada.id, 3, None, None)
+    seen = list(page.todos)
+    while page.has_previous_page:
+        # New todos arrive, newer than every cursor: ahead of a backward walk,
+        # which reaches them. The todo the cursor names is deleted: no repeat, no skip.
+        todos += await add_todos(storage, ada, tick, 2)
+        first = page.todos[0]
+        assert await storage.delete_todo(ada.id, first.id) is True
+        page = await storage.list_todos_before(
+            ada.id, 3, Position(first.created_at, first.id), None
+        )
+        seen = page.todos + seen
+        assert page.has_next_page is True
+    assert len(todos) > 8
+    assert seen == newest_first(todos)
+
+
+async def test_backward_pages_with_a_filter(storage: Storage, tick: Ticks) -> None:
+    ada, _ = await sign_up(storage, tick, "ada")
+    todos = await add_todos(storage, ada, tick, 7, completed_every=3)  # 0, 3, 6 done
+    done = newest_first([t for t in todos if t.is_completed])
+    open_ = newest_first([t for t in todos if not t.is_completed])
+    for is_completed, expected in ((True, done), (False, open_)):
+        pages = await walk_back(storage, ada.id, 2, is_completed)
+        assert [t for p in reversed(pages) for t in p.todos] == expected
+        assert {p.total_count for p in pages} == {len(expected)}
+        assert [p.has_next_page for p in pages] == [False] + [True] * (len(pages) - 1)
+    # has_next_page counts only todos the filter keeps: before the oldest
+    # completed todo nothing older is open.
+    oldest = todos[0]
+    assert oldest.is_completed
+    page = await storage.list_todos_before(
+        ada.id, 50, Position(oldest.created_at, oldest.id), False
+    )
+    assert page == Page(open_, len(open_), has_next_page=False, has_previous_page=False)
+    page = await storage.list_todos_before(ada.id, 1, Position(oldest.created_at, oldest.id), True)
+    assert page == Page([todos[3]], 3, has_next_page=True, has_previous_page=True)
 
 
 async def test_filters_and_their_counts(storage: Storage, tick: Ticks) -> None:
@@ -816,6 +914,11 @@ async def test_empty_list(storage: Storage, tick: Ticks) -> None:
     # After the only todo: an empty page, whose previous page holds that todo.
     page = await storage.list_todos(ada.id, 10, Position(todo.created_at, todo.id), None)
     assert page == Page(todos=[], total_count=1, has_next_page=False, has_previous_page=True)
+    # Backward: nothing before it, and that todo on the next page.
+    page = await storage.list_todos_before(ada.id, 10, Position(todo.created_at, todo.id), None)
+    assert page == Page(todos=[], total_count=1, has_next_page=True, has_previous_page=False)
+    page = await storage.list_todos_before(ada.id, 10, None, True)  # none completed
+    assert page == Page(todos=[], total_count=0, has_next_page=False, has_previous_page=False)
 
 
 @pytest.mark.parametrize(
@@ -850,6 +953,12 @@ async def test_a_position_is_a_place_in_the_order_whatever_its_id(
         at_or_before = [t for t in ordered if (t.created_at, t.id) >= (at, position_id)]
         assert page.has_previous_page == bool(at_or_before)
 
+        back = await storage.list_todos_before(ada.id, 50, position, None)
+        newer = [t for t in ordered if (t.created_at, t.id) > (at, position_id)]
+        assert back.todos == newer, (at, position_id)
+        at_or_after = [t for t in ordered if (t.created_at, t.id) <= (at, position_id)]
+        assert (back.has_next_page, back.has_previous_page) == (bool(at_or_after), False)
+
 
 async def test_a_position_from_another_users_list_pages_through_ones_own(
     storage: Storage, tick: Ticks
@@ -865,12 +974,17 @@ async def test_a_position_from_another_users_list_pages_through_ones_own(
     page = await storage.list_todos(ada.id, 50, Position(middle.created_at, middle.id), None)
     assert page.todos == newest_first([t for t in adas if t.created_at < middle.created_at])
     assert page.total_count == 4
+    back = await storage.list_todos_before(ada.id, 50, Position(middle.created_at, middle.id), None)
+    assert back.todos == newest_first([t for t in adas if t.created_at > middle.created_at])
+    assert back.total_count == 4
 
 
 async def test_first_beyond_the_count(storage: Storage, tick: Ticks) -> None:
     ada, _ = await sign_up(storage, tick, "ada")
     todos = await add_todos(storage, ada, tick, 3)
     page = await storage.list_todos(ada.id, 100, None, None)
+    assert page == Page(newest_first(todos), 3, has_next_page=False, has_previous_page=False)
+    page = await storage.list_todos_before(ada.id, 100, None, None)
     assert page == Page(newest_first(todos), 3, has_next_page=False, has_previous_page=False)
 
 
@@ -932,6 +1046,8 @@ async def test_malformed_ids_behave_as_missing(storage: Storage, tick: Ticks, ba
         assert await storage.delete_todo(user_id, todo.id) is False
         assert await storage.list_todos(user_id, 10, None, None) == Page([], 0, False, False)
         assert await storage.list_todos(user_id, 10, None, True) == Page([], 0, False, False)
+        empty = Page([], 0, False, False)
+        assert await storage.list_todos_before(user_id, 10, None, None) == empty
         assert await storage.set_all_completed(user_id, True, now) == 0
         assert await storage.clear_completed(user_id) == 0
         assert await storage.set_password(user_id, "hash", now) is False
@@ -1015,6 +1131,13 @@ async def test_round_trips_do_not_grow_with_the_page_or_batch_size(
     assert await cost(storage.list_todos(ada.id, 100, None, None)) == small
     assert (
         await cost(storage.list_todos(ada.id, 100, Position(last.created_at, last.id), True))
+        == small
+    )
+    assert await cost(storage.list_todos_before(ada.id, 100, None, None)) == small
+    assert (
+        await cost(
+            storage.list_todos_before(ada.id, 100, Position(last.created_at, last.id), False)
+        )
         == small
     )
     one = await cost(storage.get_todos(ada.id, [todos[0].id]))
