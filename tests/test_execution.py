@@ -97,6 +97,27 @@ SCRIPT: list[tuple[str, str, Callable[[dict[str, Any]], dict[str, Any] | None]]]
     ),
     (
         "user",
+        "query B($l: Int, $b: String) { todos(last: $l, before: $b) { totalCount "
+        "pageInfo { hasNextPage hasPreviousPage startCursor endCursor } "
+        f"edges {{ cursor node {{ {TODO_FIELDS} }} }} }} }}",
+        lambda s: {"l": 2, "b": s["last_cursor"]},
+    ),
+    ("user", "{ me { todos(last: 2) { edges { node { __typename id } } } } }", lambda s: None),
+    (
+        "user",
+        "query N($id: ID!) { node(id: $id) { __typename id "
+        "... on Todo { name isCompleted creator { id email } } ... on User { email } } }",
+        lambda s: {"id": s["first_todo"]},
+    ),
+    (
+        "user",
+        "query N($ids: [ID!]!) { nodes(ids: $ids) { __typename id "
+        "... on Todo { name } ... on User { fullname todos(first: 1) { totalCount } } } }",
+        lambda s: {"ids": [s["first_todo"], "nope", s["user_id"], s["first_todo"]]},
+    ),
+    ("user", "{ todos(first: 2, last: 2) { totalCount } }", lambda s: None),
+    (
+        "user",
         "{ me { id email fullname createdAt todos(first: 4, filter: {isCompleted: true}) { "
         "totalCount edges { node { name isCompleted "
         "creator { email todos { totalCount } } } } } } }",
@@ -219,6 +240,8 @@ async def run_script(gql: GraphQLClient) -> list[bytes]:
             if (data.get(auth) or {}).get("refreshToken"):
                 state["token"] = data[auth]["token"]
                 state["refresh"] = data[auth]["refreshToken"]
+        if (data.get("createUser") or {}).get("user"):
+            state["user_id"] = data["createUser"]["user"]["id"]
         if data.get("createTodo"):
             state.setdefault("first_todo", data["createTodo"]["id"])
         if data.get("todos") and data["todos"].get("pageInfo"):
@@ -272,3 +295,19 @@ def test_the_served_schema_uses_the_fast_executor() -> None:
 
     assert build_schema().execution_context_class is FastExecutor
     assert build_schema(fast_execution=False).execution_context_class is not FastExecutor
+
+
+def test_node_types_keep_the_fast_path() -> None:
+    """Implementing Node gives User and Todo an is_type_of check; InstanceTyped's is
+    one the fast path makes itself, so a page's todos still take it."""
+    from graphql_app.schema import build_schema
+    from graphql_app.schema.execution import OBJECT, OBJECT_LIST, exact_class, plan_of
+    from graphql_app.schema.types import TodoType, UserType
+
+    schema = build_schema()._schema
+    todo, user = schema.get_type("Todo"), schema.get_type("User")
+    assert todo.is_type_of is not None and user.is_type_of is not None  # type: ignore[union-attr]
+    assert exact_class(todo) is TodoType and exact_class(user) is UserType  # type: ignore[arg-type]
+    edge, connection = schema.get_type("TodoEdge"), schema.get_type("TodoConnection")
+    assert plan_of(edge.fields["node"])[:3] == (OBJECT, "node", todo)  # type: ignore[union-attr,index]
+    assert plan_of(connection.fields["edges"])[0] == OBJECT_LIST  # type: ignore[union-attr,index]

@@ -63,3 +63,57 @@ async def test_log_in_returns_the_user_it_read_without_reading_it_again(
         costs[selection] = storage.round_trips - before
         assert data["logIn"]["token"]
     assert len(set(costs.values())) == 1, costs
+
+
+BACKWARD_WITH_CREATORS = """
+query B($first: Int) {
+  todos(last: $first) {
+    totalCount
+    pageInfo { hasPreviousPage startCursor }
+    edges { node { id creator { id todos(last: 3) { totalCount } } } }
+  }
+}
+"""
+NODES = """
+query N($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    id
+    ... on Todo { name creator { email } }
+    ... on User { todos(first: 2) { totalCount } }
+  }
+}
+"""
+
+
+async def test_a_backward_page_costs_the_same_at_any_size(
+    gql: GraphQLClient, storage: Storage
+) -> None:
+    ada = await sign_up(gql, "back-trips@example.com")
+    for i in range(100):
+        await create_todo(gql, ada.token, f"t{i}")
+    costs = {}
+    for last in (5, 100):
+        before = storage.round_trips
+        data = (await gql(BACKWARD_WITH_CREATORS, {"first": last}, token=ada.token)).ok()
+        costs[last] = storage.round_trips - before
+        assert len(data["todos"]["edges"]) == last
+    assert costs[5] == costs[100] <= 3, costs
+
+
+async def test_node_and_nodes_cost_the_same_for_any_number_of_ids(
+    gql: GraphQLClient, storage: Storage
+) -> None:
+    ada = await sign_up(gql, "node-trips@example.com")
+    ids = [(await create_todo(gql, ada.token, f"t{i}"))["id"] for i in range(100)]
+    costs = {}
+    for count in (1, 99):
+        before = storage.round_trips
+        data = (await gql(NODES, {"ids": [*ids[:count], ada.id]}, token=ada.token)).ok()
+        costs[count] = storage.round_trips - before
+        assert sum(1 for n in data["nodes"] if n and "name" in n) == count
+    # The todos in one read, the caller in another, the caller's page in a third.
+    assert costs[1] == costs[99] <= 3, costs
+    before = storage.round_trips
+    node = "query T($id: ID!) { node(id: $id) { id ... on Todo { name } } }"
+    assert (await gql(node, {"id": ids[0]}, token=ada.token)).ok()["node"]["name"] == "t0"
+    assert storage.round_trips - before == 1

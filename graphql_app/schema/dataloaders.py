@@ -17,10 +17,11 @@ from graphql_app.validation import is_storable
 @dataclass(frozen=True, slots=True)
 class PageKey:
     user_id: str
-    first: int
-    after: Position | None
+    size: int
+    cursor: Position | None
     is_completed: bool | None
     with_count: bool
+    backward: bool  # last/before rather than first/after
 
 
 class Loaders:
@@ -64,13 +65,10 @@ class Loaders:
     async def _load_pages(self, keys: Sequence[PageKey]) -> list[Page]:
         # Keys are deduplicated by the loader; a request normally asks for one
         # or two distinct pages (the caller's list, and its creator's list).
-        return list(
-            await asyncio.gather(
-                *(
-                    self._storage.list_todos(
-                        k.user_id, k.first, k.after, k.is_completed, with_count=k.with_count
-                    )
-                    for k in keys
-                )
-            )
+        return list(await asyncio.gather(*(self._load_page(k) for k in keys)))
+
+    async def _load_page(self, key: PageKey) -> Page:
+        load = self._storage.list_todos_before if key.backward else self._storage.list_todos
+        return await load(
+            key.user_id, key.size, key.cursor, key.is_completed, with_count=key.with_count
         )

@@ -12,7 +12,8 @@ Only fields where that is provably the same qualify: the field's Strawberry
 definition has no resolver, no permission classes and no field extension,
 reads its attribute with `getattr`, and Strawberry built its basic resolver
 for it; no schema extension wraps resolvers (no middleware); the field takes
-no arguments; and an object type has no `is_type_of` check. Anything unusual
+no arguments; and an object type has no `is_type_of` check other than
+`InstanceTyped`'s (an object of exactly that class passes it). Anything unusual
 on the way — a missing attribute, a null, a value a scalar refuses — takes
 the standard path, and errors are handled by the executor's own methods, so
 results stay identical (tests/test_execution.py runs the contract operations
@@ -103,12 +104,44 @@ _NOT_PLAIN = object()  # a value the whole-tree path cannot complete: take the u
 Plan = tuple[int, str, Any, Any] | None
 
 
+class InstanceTyped:
+    """For Strawberry types that implement an interface (Node): their objects are
+    recognised by class, which the fast path can check itself.
+
+    Strawberry gives such a type an `is_type_of` of its own; graphql-core calls it
+    for every object. This one is a plain isinstance check, so an object of
+    exactly this class takes the fast path and anything else the usual one.
+    """
+
+    @classmethod
+    def is_type_of(cls, obj: Any, _info: Any) -> bool:
+        return isinstance(obj, cls)
+
+
+_INSTANCE_CHECK = InstanceTyped.is_type_of.__func__  # type: ignore[attr-defined]
+
+
+def exact_class(type_: GraphQLObjectType) -> type | None:
+    """The class whose instances pass `type_`'s is_type_of as they are; None if unknown."""
+    check = type_.is_type_of
+    if getattr(check, "__func__", None) is _INSTANCE_CHECK:
+        return check.__self__  # type: ignore[union-attr,no-any-return]
+    return None
+
+
 def _strip_non_null(type_: GraphQLOutputType) -> GraphQLOutputType:
     return type_.of_type if isinstance(type_, GraphQLNonNull) else type_
 
 
 def _plain_object(type_: Any) -> bool:
-    return isinstance(type_, GraphQLObjectType) and type_.is_type_of is None
+    return isinstance(type_, GraphQLObjectType) and (
+        type_.is_type_of is None or exact_class(type_) is not None
+    )
+
+
+def _of_type(object_type: GraphQLObjectType, value: Any) -> bool:
+    """True when graphql-core's is_type_of check would pass `value` as it is."""
+    return object_type.is_type_of is None or type(value) is exact_class(object_type)
 
 
 def fast_path_problems(versions: Mapping[str, str | None] | None = None) -> list[str]:
@@ -320,6 +353,8 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         caller completes the field the usual way instead; reading attributes of
         plain records twice has no effect.
         """
+        if not _of_type(object_type, value):
+            return _NOT_PLAIN
         grouped_field_set, new_defer_usages, _ = self.collect_subfields(
             object_type, field_details_list
         )
@@ -381,14 +416,22 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
                 if value is not None and value is not _MISSING:
                     # Leaves were tried inline by execute_fields; here only objects.
                     kind = plan[0]
-                    if kind == OBJECT:
+                    if kind == OBJECT and _of_type(plan[2], value):
                         done = self._plain_object(plan[2], field_details_list, value)
                         if done is not _NOT_PLAIN:
                             return done
                         return self._complete_object(
                             field_def, plan[2], field_details_list, path, value, position_context
                         )
-                    if kind == OBJECT_LIST and isinstance(value, list) and None not in value:
+                    if (
+                        kind == OBJECT_LIST
+                        and isinstance(value, list)
+                        and None not in value
+                        and (
+                            plan[2].is_type_of is None
+                            or all(_of_type(plan[2], item) for item in value)
+                        )
+                    ):
                         done = self._plain_objects(plan[2], field_details_list, value)
                         if done is not _NOT_PLAIN:
                             return done

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import cast
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.types import Info
@@ -16,6 +16,7 @@ from graphql_app.errors import UserGone
 from graphql_app.models import Position
 from graphql_app.schema.context import Context
 from graphql_app.schema.dataloaders import PageKey
+from graphql_app.schema.execution import InstanceTyped
 from graphql_app.services.todos import parse_page_args
 
 
@@ -59,10 +60,13 @@ async def load_page(
     user_id: str,
     first: int | None,
     after: str | None,
+    last: int | None,
+    before: str | None,
     filter: TodoFilter | None,
 ) -> TodoConnection:
-    first = 20 if first is None else first
-    position = parse_page_args(first, after)
+    if last is not None and first is not None and not _given(info, "first"):
+        first = None  # the schema's default (20) only counts when paging forward
+    args = parse_page_args(first, after, last, before)
     is_completed = filter.is_completed if filter else None
     with_page, with_count = connection_needs(info)
     loaders = info.context.loaders
@@ -71,12 +75,34 @@ async def load_page(
         return TodoConnection.from_page(
             models.Page([], counts.of(is_completed), has_next_page=False, has_previous_page=False)
         )
-    key = PageKey(user_id, first, position, is_completed, with_count)
+    key = PageKey(user_id, args.size, args.cursor, is_completed, with_count, args.backward)
     return TodoConnection.from_page(await loaders.pages.load(key))
 
 
+def _given(info: Info[Context, None], argument: str) -> bool:
+    """Whether the client wrote `argument` (not null) on this field, not left it to its default."""
+    return any(
+        isinstance(field, SelectedField) and field.arguments.get(argument) is not None
+        for field in info.selected_fields
+    )
+
+
+FIRST = "The first todos after `after` (or from the start), paging forward."
+AFTER = "A cursor: page forward from just after it."
+LAST = "The last todos before `before` (or up to the end), paging backward."
+BEFORE = "A cursor: page backward from just before it (with last)."
+
+
+@strawberry.interface(
+    name="Node",
+    description="An object with a global id: `node(id:)` fetches it again (Relay).",
+)
+class Node:
+    id: strawberry.ID = strawberry.field(description="Opaque, stable identifier.")
+
+
 @strawberry.type(name="User")
-class UserType:
+class UserType(InstanceTyped, Node):
     id: strawberry.ID = strawberry.field(description="Opaque, stable identifier.")
     email: str = strawberry.field(
         description="Stored lower-cased and trimmed; unique across users."
@@ -97,14 +123,16 @@ class UserType:
     async def todos(
         self,
         info: Info[Context, None],
-        first: int | None = 20,
-        after: str | None = None,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+        last: Annotated[int | None, strawberry.argument(description=LAST)] = None,
+        before: Annotated[str | None, strawberry.argument(description=BEFORE)] = None,
         filter: TodoFilter | None = None,
     ) -> TodoConnection:
         # A User is only ever reachable as an account its requester has proven to
         # own: `me`, the creator of the caller's own todos, or the user of an
         # AuthPayload (createUser, logIn, refreshToken: no access token yet).
-        return await load_page(info, self.id, first, after, filter)
+        return await load_page(info, self.id, first, after, last, before, filter)
 
 
 async def load_user(info: Info[Context, None], user_id: str) -> UserType:
@@ -115,7 +143,7 @@ async def load_user(info: Info[Context, None], user_id: str) -> UserType:
 
 
 @strawberry.type(name="Todo")
-class TodoType:
+class TodoType(InstanceTyped, Node):
     id: strawberry.ID = strawberry.field(description="Opaque, stable identifier.")
     name: str
     is_completed: bool
@@ -137,6 +165,25 @@ class TodoType:
     @strawberry.field
     async def creator(self, info: Info[Context, None]) -> UserType:
         return await load_user(info, self.user_id)
+
+
+MAX_NODES = 100
+
+
+async def load_node(info: Info[Context, None], user_id: str, node_id: str) -> Node | None:
+    """The caller themself, or one of the caller's todos; None for any other id.
+
+    Ids stay as the contract has them (no type prefix): users and todos get
+    random UUIDs from one generator, so an id names at most one object. The
+    caller's own id needs no look-up to recognise; anything else is tried as
+    one of the caller's todos, so another user's todo or account, an unknown
+    and a malformed id all answer null alike.
+    """
+    if node_id == user_id:
+        user = await info.context.loaders.users.load(user_id)
+        return UserType.from_model(user) if user else None
+    todo = await info.context.loaders.todos.load((user_id, node_id))
+    return TodoType.from_model(todo) if todo else None
 
 
 @strawberry.type(name="TodoEdge")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from graphql_app.cursors import decode_cursor
 from graphql_app.errors import NotFound
@@ -14,18 +15,51 @@ from graphql_app.validation import Problems, check_first, clean_todo_name, is_st
 TODO_NOT_FOUND = "Todo not found"
 
 
-def parse_page_args(first: int, after: str | None) -> Position | None:
-    """Check `first` and decode `after`; BAD_USER_INPUT naming the argument."""
+DEFAULT_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class PageArgs:
+    size: int
+    cursor: Position | None
+    backward: bool  # last/before: the page ends just before `cursor`
+
+
+def parse_page_args(
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
+) -> PageArgs:
+    """Check Relay's paging arguments; BAD_USER_INPUT naming the argument.
+
+    Forward with first/after (first defaults to 20), backward with last/before.
+    Mixing the two directions is refused rather than guessed at (Relay's own
+    clients null the other direction's variables).
+    """
     problems = Problems()
-    check_first(problems, "first", first)
+    if last is None:
+        size = DEFAULT_PAGE_SIZE if first is None else first
+        check_first(problems, "first", size)
+        if before is not None:
+            problems.add("before", "Use before with last; page forward with first and after")
+        cursor_name, cursor = "after", after
+    else:
+        size = last
+        check_first(problems, "last", last)
+        if first is not None:
+            problems.add("first", "Give first or last, not both")
+        if after is not None:
+            problems.add("after", "Use after with first; page backward with last and before")
+        cursor_name, cursor = "before", before
     position = None
-    if after is not None:
+    if cursor is not None:
         try:
-            position = decode_cursor(after)
+            position = decode_cursor(cursor)
         except ValueError:
-            problems.add("after", "Invalid cursor")
+            problems.add(cursor_name, "Invalid cursor")
     problems.check()
-    return position
+    return PageArgs(size, position, backward=last is not None)
 
 
 class TodoService:
