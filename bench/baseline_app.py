@@ -115,7 +115,7 @@ class Baseline:
     async def todos(self, request: Request) -> Response:
         async def work(user_id: str) -> dict[str, Any]:
             first = _first(request)
-            position = parse_page_args(first, request.query_params.get("after"))
+            position = parse_page_args(first, request.query_params.get("after")).cursor
             page = await self.storage.list_todos(user_id, first, position, None)
             edges = [
                 {"cursor": encode_cursor(Position(t.created_at, t.id)), "node": _todo_json(t)}

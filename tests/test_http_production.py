@@ -28,7 +28,7 @@ from tests.graphql_client import GraphQLClient
 # the last item is the client's mistake, which the error must still name.
 SUGGESTING = {
     "field": ("{ me { emial } }", None, "Did you mean 'email'?", "'emial'"),
-    "argument": ("{ todos(frist: 2) { totalCount } }", None, "Did you mean 'first'?", "'frist'"),
+    "argument": ("{ todos(frist: 2) { totalCount } }", None, "Did you mean 'first'", "'frist'"),
     "type": (
         "query Q($f: TodoFiltr) { todos(filter: $f) { totalCount } }",
         None,
