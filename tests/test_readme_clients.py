@@ -1,7 +1,7 @@
 """The README's client snippets are exactly what the client tests run.
 
-A script in tests/js marks the code the README shows with
-`// --- README: <section> ---` ... `// --- end README ---`. The JavaScript
+A script in tests/js (or an operations file in tests/js/relay) marks the code
+the README shows with `// --- README: <section> ---` ... `// --- end README ---`. The JavaScript
 code blocks of the README section `### <section>` (under `## Clients`), put
 together, must be those regions put together: same lines, same order
 (indentation aside, blank lines aside).
@@ -32,7 +32,8 @@ def lines(code: str) -> list[str]:
 def script_regions() -> dict[str, list[str]]:
     """Each README section named by a script: its lines, regions in order."""
     regions: dict[str, list[str]] = {}
-    for script in sorted(JS_DIR.glob("*.mjs")):
+    # relay/*.js: operations relay-compiler reads (it reads .js, not .mjs).
+    for script in sorted([*JS_DIR.glob("*.mjs"), *JS_DIR.glob("relay/*.js")]):
         for match in REGION.finditer(script.read_text()):
             regions.setdefault(match["name"], []).extend(lines(match["code"]))
     return regions
@@ -51,7 +52,7 @@ REGIONS = script_regions()
 
 
 def test_the_scripts_mark_readme_regions() -> None:
-    assert {"graphql-request"} <= set(REGIONS)
+    assert {"graphql-request", "Relay"} <= set(REGIONS)
 
 
 @pytest.mark.parametrize("name", sorted(REGIONS))
