@@ -96,9 +96,15 @@ class Proxy:
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.cert))
 
-    def client(self, local_address: str | None = None) -> httpx.AsyncClient:
+    def client(
+        self, local_address: str | None = None, *, keep_alive: bool = True
+    ) -> httpx.AsyncClient:
         """An HTTPS client trusting the throw-away certificate, from `local_address`."""
-        transport = httpx.AsyncHTTPTransport(verify=self.ssl_context(), local_address=local_address)
+        transport = httpx.AsyncHTTPTransport(
+            verify=self.ssl_context(),
+            local_address=local_address,
+            limits=httpx.Limits(max_keepalive_connections=None if keep_alive else 0),
+        )
         return httpx.AsyncClient(base_url=self.url, transport=transport, timeout=30)
 
     def route(self, down: set[int]) -> None:
