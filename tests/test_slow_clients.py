@@ -250,6 +250,16 @@ def test_the_connection_cap_answers_503(tmp_path: Path) -> None:
             assert response.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
             assert b"retry-after: 1\r\n" in response
             assert b'"code":"SERVICE_UNAVAILABLE"' in response
+            # A WebSocket upgrade counts the same: refused before it is accepted.
+            with connect(server) as sock:
+                sock.sendall(
+                    b"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                    b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    b"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+                )
+                upgrade = read_all(sock)
+            assert upgrade.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
         finally:
             for sock in idle:
                 sock.close()
