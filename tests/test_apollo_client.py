@@ -1,11 +1,20 @@
-"""The real Apollo Client (npm @apollo/client, pinned in tests/js) against a real server.
+"""The real Apollo Client (npm @apollo/client, pinned in tests/js) against real servers.
 
 tests/js/apollo_client.mjs signs up, logs in through an auth link, pages
 through todos with relayStylePagination, creates, updates and deletes with
 the cache kept right, runs an automatic persisted query (hashed GET: a miss,
-then a hit) and a batch (BatchHttpLink); tests/js/apollo_bulk_events.mjs
-applies the bulk events to the cache with README's recipe. This test checks
-what they saw.
+then a hit) and a batch (BatchHttpLink), and subscribes to todoEvents twice:
+through split() to GraphQLWsLink (graphql-ws, `connectionParams` a function)
+and with HttpLink alone (a multipart subscription over HTTP). It runs
+against one server, and against two instances sharing PostgreSQL and Redis
+(subscribing on one, changing through the other).
+tests/js/apollo_bulk_events.mjs applies the bulk events to the cache with
+README's recipe. This test checks what they saw.
+
+Then, against a server whose access tokens live seconds, the same client
+outlives its token: the README's error link refreshes on TOKEN_EXPIRED and
+retries, `connectionParams` refreshes when the server closed the socket at
+expiry, and the multipart subscription is retried by the error link.
 """
 
 from __future__ import annotations
@@ -18,22 +27,28 @@ import pytest
 
 from tests.js.node import run_node
 from tests.live_server import LiveServer, live_server, sqlite_env
+from tests.subscribing_clients import SETUPS, created_updated_deleted, lifecycle, server_pair
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@pytest.fixture(scope="module", params=SETUPS)
+def servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LiveServer, LiveServer]]:
     workdir = tmp_path_factory.mktemp("apollo")
-    env = sqlite_env(workdir, "apollo", BATCH_REQUESTS="on")  # BatchHttpLink
-    with live_server(workdir, env) as running:
-        yield running
+    with server_pair(request.param, workdir, BATCH_REQUESTS="on") as pair:  # BatchHttpLink
+        yield pair
 
 
 @pytest.fixture(scope="module")
-def report(server: LiveServer) -> dict[str, Any]:
+def report(servers: tuple[LiveServer, LiveServer]) -> dict[str, Any]:
+    subscribe_on, mutate_through = servers
     result: dict[str, Any] = run_node(
-        "apollo_client.mjs", f"{server.url}/graphql", uuid.uuid4().hex[:12]
+        "apollo_client.mjs",
+        f"{subscribe_on.url}/graphql",
+        f"{mutate_through.url}/graphql",
+        uuid.uuid4().hex[:12],
     )
     return result
 
@@ -74,6 +89,67 @@ def test_batch_http_link_sends_one_request(report: dict[str, Any]) -> None:
     assert len(batch["requests"]) == 1
     assert batch["requests"][0]["batchSize"] == 3
     assert batch["results"] == [report["me"], 1, 5]
+
+
+def test_split_sends_subscriptions_over_graphql_ws(report: dict[str, Any]) -> None:
+    seen = report["ws"]
+    assert lifecycle(seen) == created_updated_deleted(seen["id"], "over graphql-ws")
+
+
+def test_http_link_alone_receives_a_multipart_subscription(report: dict[str, Any]) -> None:
+    seen = report["multipart"]
+    assert lifecycle(seen) == created_updated_deleted(seen["id"], "over multipart HTTP")
+
+
+TOKEN_SECONDS = 3
+
+
+@pytest.fixture(scope="module")
+def expiry(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    workdir = tmp_path_factory.mktemp("apollo-expiry")
+    env = sqlite_env(workdir, "expiry", ACCESS_TOKEN_TTL=str(TOKEN_SECONDS))
+    with live_server(workdir, env) as server:
+        url = f"{server.url}/graphql"
+        result: dict[str, Any] = run_node(
+            "apollo_client.mjs", url, url, uuid.uuid4().hex[:12], "refresh"
+        )
+    return result
+
+
+def test_the_error_link_refreshes_on_token_expired_and_retries(expiry: dict[str, Any]) -> None:
+    assert expiry["expiredMe"] == expiry["signedUp"]
+    assert [(t["operation"], t["reasons"]) for t in expiry["http"]] == [
+        ("Me", ["TOKEN_EXPIRED"]),
+        ("Refresh", []),
+        ("Me", []),
+    ]
+
+
+def test_graphql_ws_reconnects_with_a_refreshed_token(expiry: dict[str, Any]) -> None:
+    assert [4403, "TOKEN_EXPIRED"] in expiry["wsCloses"]
+    seen = expiry["ws"]
+    assert lifecycle(seen) == created_updated_deleted(seen["id"], "over graphql-ws")
+
+
+def test_the_multipart_subscription_is_retried_with_a_refreshed_token(
+    expiry: dict[str, Any],
+) -> None:
+    seen = expiry["multipart"]
+    assert lifecycle(seen) == created_updated_deleted(seen["id"], "over multipart HTTP")
+
+
+def test_every_refresh_succeeds_one_at_a_time(expiry: dict[str, Any]) -> None:
+    # The first query, the socket and the multipart subscription each needed a
+    # new token; no refresh token was used twice (that would revoke the login).
+    assert len(expiry["refreshes"]) >= 3
+    assert all(refresh["reasons"] == [] for refresh in expiry["refreshes"])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    workdir = tmp_path_factory.mktemp("apollo-bulk")
+    with live_server(workdir, sqlite_env(workdir, "apollo-bulk")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

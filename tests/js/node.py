@@ -3,7 +3,8 @@
 `npm ci` runs from the committed package-lock.json when node_modules is
 missing or was installed from another lock file (a stamp records its hash).
 Without node and npm the tests that need them skip, saying so; .ci/run turns
-such a skip into a failure.
+such a skip into a failure. The scripts use the WebSocket that browsers and
+Node 22+ have built in; Node 20 and 21 have it behind a flag, which is set.
 """
 
 from __future__ import annotations
@@ -46,13 +47,22 @@ def require_node() -> str:
     return node
 
 
+def node_flags(node: str) -> list[str]:
+    """The flags that give `node` the global WebSocket (built in from Node 22 on)."""
+    version = subprocess.run(
+        [node, "--version"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    major = int(version.lstrip("v").split(".")[0])
+    return ["--experimental-websocket"] if major < 22 else []
+
+
 def run_node(
     script: str, *args: str, timeout: float = 120, env: dict[str, str] | None = None
 ) -> Any:
     """Run tests/js/<script> with node; its stdout, parsed as JSON. Fails with its stderr."""
     node = require_node()
     done = subprocess.run(
-        [node, str(JS_DIR / script), *args],
+        [node, *node_flags(node), str(JS_DIR / script), *args],
         cwd=JS_DIR,
         capture_output=True,
         text=True,
