@@ -1,8 +1,10 @@
 """GraphiQL in a real browser: headless Chromium (Debian's /usr/bin/chromium) on a real server.
 
 The page loads its assets from the server under its strict CSP, the log-in
-helper fills in the Authorization header, `me` runs and shows the user. The
-screenshot lands in docs/graphiql.png, which the README shows.
+helper fills in the Authorization header, `me` runs and shows the user. Then
+a subscription runs in the page (GraphiQL's own graphql-ws client) and a todo
+created by another client, over plain HTTP, shows up in the result pane. The
+screenshot of that lands in docs/graphiql.png, which the README shows.
 """
 
 from __future__ import annotations
@@ -87,3 +89,14 @@ def test_graphiql_works_under_its_strict_csp_without_other_origins(
     assert page["pageErrors"] == []
     assert page["consoleErrors"] == []
     assert set(page["requests"]) == {f"127.0.0.1:{server.port}"}
+
+
+def test_graphiql_shows_a_subscription_event_from_another_client(page: dict[str, Any]) -> None:
+    event = page["event"]
+    todo = event["pane"]["data"]["todoEvents"]["todo"]
+    assert event["pane"]["data"]["todoEvents"]["kind"] == "CREATED"
+    assert (todo["id"], todo["name"], todo["isCompleted"]) == (
+        event["id"],
+        "Read Menabrea's paper",
+        False,
+    )
