@@ -22,7 +22,7 @@ REGION = re.compile(
     r"^[ \t]*// --- README: (?P<name>.+?) ---\n(?P<code>.*?)^[ \t]*// --- end README ---$",
     re.M | re.S,
 )
-CODE_BLOCK = re.compile(r"^```(?:js|javascript|ts)\n(?P<code>.*?)^```$", re.M | re.S)
+CODE_BLOCK = re.compile(r"^[ \t]*```(?:js|javascript|ts)\n(?P<code>.*?)^[ \t]*```$", re.M | re.S)
 
 
 def lines(code: str) -> list[str]:
@@ -52,7 +52,7 @@ REGIONS = script_regions()
 
 
 def test_the_scripts_mark_readme_regions() -> None:
-    assert {"graphql-request", "Relay"} <= set(REGIONS)
+    assert {"Apollo Client", "urql", "graphql-request", "Relay"} <= set(REGIONS)
 
 
 @pytest.mark.parametrize("name", sorted(REGIONS))
