@@ -120,11 +120,12 @@ def _serve(host: str, port: int, workers: int) -> int:
         # and GraphQL operation; uvicorn's own line would only repeat it.
         access_log=False,
         log_level=settings.log_level.lower(),
-        proxy_headers=False,  # X-Forwarded-For is read by the rate limits, when trusted
+        # The app adds uvicorn's ProxyHeadersMiddleware itself, from FORWARDED_ALLOW_IPS
+        # (app.py), so that it applies under any server: uvicorn's own stays off.
+        proxy_headers=False,
         # On SIGTERM: stop accepting, let in-flight requests finish within the grace
-        # period, close WebSockets with 1001 (going away).
+        # period; uvicorn closes WebSockets with 1012 (service restart: reconnect).
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        ws="graphql_app.http.websocket_shutdown:GoingAwayWebSocketProtocol",
         # A WebSocket message is bounded as a request body is: uvicorn closes with
         # 1009 before buffering more (the app checks again under other servers).
         ws_max_size=settings.max_body_bytes,

@@ -1,10 +1,11 @@
 """The library internals the package leans on still exist, as it was written against.
 
 Each test names one hook: a private (`_`-prefixed) or undocumented method the
-package overrides or calls, or an attribute it reads, in Strawberry,
-graphql-core or uvicorn. pyproject.toml allows only the versions the suite has
-run; when one moves, these say which override to revisit. The expectations are
-written out here on purpose, not read from the code under test.
+package overrides or calls, or an attribute it reads, in Strawberry or
+graphql-core (uvicorn's are in tests/test_slow_clients.py). pyproject.toml
+allows only the versions the suite has run; when one moves, these say which
+override to revisit. The expectations are written out here on purpose, not
+read from the code under test.
 """
 
 from __future__ import annotations
@@ -23,13 +24,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.types.field import StrawberryField
-from uvicorn.config import Config
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from uvicorn.server import ServerState
 
 from graphql_app.http.http_view import HTTPGraphQLView
 from graphql_app.http.websocket import TransportWSHandler
-from graphql_app.http.websocket_shutdown import GoingAwayWebSocketProtocol
 from graphql_app.schema.execution import FastExecutor
 
 
@@ -183,26 +180,3 @@ def test_strawberry_transport_ws_handler_hooks() -> None:
     assert handler.connection_init_received is False
     assert handler.connection_acknowledged is False
     assert handler.connection_init_timeout_task is None
-
-
-# -- uvicorn's WebSocket protocol: GoingAwayWebSocketProtocol (http/websocket_shutdown.py)
-
-
-def test_uvicorn_websocket_protocol_shutdown_hooks() -> None:
-    assert parameters(WebSocketsSansIOProtocol.shutdown) == ["self"]
-    assert parameters(GoingAwayWebSocketProtocol.shutdown) == ["self"]
-    assert parameters(WebSocketsSansIOProtocol.stop_keepalive) == ["self"]
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        return None
-
-    config = Config(app=app, ws="websockets-sansio", lifespan="off")
-    config.load()
-
-    async def build() -> WebSocketsSansIOProtocol:
-        return WebSocketsSansIOProtocol(config=config, server_state=ServerState(), app_state={})
-
-    protocol: Any = asyncio.run(build())
-    for attribute in ("close_sent", "handshake_complete", "queue", "conn", "transport"):
-        assert hasattr(protocol, attribute), attribute
-    assert callable(protocol.conn.send_close) and callable(protocol.conn.data_to_send)
