@@ -2,8 +2,10 @@
 
 Starts every compared server as a real process on core 0, drives each with
 wrk on core 1, round after round, and writes bench/results/latest.{json,md}
-(latest-quick.* for --quick) plus timestamped copies. bench/README.md tells
-how to read them.
+(latest-quick.* for --quick) plus timestamped copies; after a full run (not
+--quick) it rewrites README.md's performance block from latest.json
+(`--render-readme` does only that, from the latest.json already there).
+bench/README.md tells how to read them.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import load, report
+from bench import load, readme, report
 from bench.runner import BACKENDS, RESULTS_DIR, SCENARIO_IDS, Config, run
 
 
@@ -25,9 +27,14 @@ def _choices(text: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
     return chosen
 
 
-def parse_args(argv: list[str] | None = None) -> Config:
+def _parser() -> argparse.ArgumentParser:
     defaults = Config()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--render-readme",
+        action="store_true",
+        help="run nothing: rewrite README.md's performance block from results/latest.json",
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -67,8 +74,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
         help="comma-separated, from sqlite,postgres (default both)",
     )
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Config:
     config = Config(
         connections=args.connections,
         rate=args.rate,
@@ -99,8 +108,24 @@ def parse_args(argv: list[str] | None = None) -> Config:
     return config
 
 
+def parse_args(argv: list[str] | None = None) -> Config:
+    parser = _parser()
+    return config_from(parser.parse_args(argv), parser)
+
+
+def render_readme() -> int:
+    changed = readme.update()
+    state = "rewritten from" if changed else "already matches"
+    print(f"{readme.README}: performance block {state} {readme.LATEST_JSON}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    config = parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.render_readme:
+        return render_readme()
+    config = config_from(args, parser)
     if load.wrk_missing():
         print(load.WRK_MISSING, file=sys.stderr)
         return 2
@@ -109,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     latest = RESULTS_DIR / report.latest_name(config.quick)
     print(latest.with_suffix(".md").read_text(encoding="utf-8"))
     print(f"results: {latest}.md and .json ({results['elapsed_s']:.0f} s)")
+    if not config.quick:
+        render_readme()
     return 0
 
 

@@ -8,10 +8,10 @@ import platform
 import shutil
 import statistics
 import subprocess
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bench.measurements import Cell, RunResults
 from bench.scenarios import (
     BASELINE,
     GRAPHQL_APP,
@@ -20,9 +20,6 @@ from bench.scenarios import (
     SCENARIOS,
 )
 from bench.servers import ROOT
-
-if TYPE_CHECKING:
-    from bench.runner import Run
 
 RESULTS_DIR = ROOT / "bench" / "results"
 BACKEND_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
@@ -87,15 +84,15 @@ def commit() -> dict[str, Any]:
     return {"commit": head, "dirty": dirty}
 
 
-def closed_loop_rows(run: Run) -> list[dict[str, Any]]:
+def closed_loop_rows(results: RunResults) -> list[dict[str, Any]]:
     rows = []
-    for target in run.targets:
-        rounds = target.rounds
+    for cell in results.closed_loop:
+        rounds = cell.rounds
         rows.append(
             {
-                "scenario": target.scenario,
-                "backend": target.backend,
-                "server": target.kind,
+                "scenario": cell.scenario,
+                "backend": cell.backend,
+                "server": cell.server,
                 "rps": _median([r["rps"] for r in rounds]),
                 "p50_ms": _median([r["p50_ms"] for r in rounds]),
                 "p99_ms": _median([r["p99_ms"] for r in rounds]),
@@ -108,13 +105,13 @@ def closed_loop_rows(run: Run) -> list[dict[str, Any]]:
     return rows
 
 
-def _per_round(numerator: Any, denominator: Any) -> list[float]:
+def _per_round(numerator: Cell, denominator: Cell) -> list[float]:
     below = {r["round"]: r["rps"] for r in denominator.rounds}
     return [r["rps"] / below[r["round"]] for r in numerator.rounds if below.get(r["round"])]
 
 
-def ratio_rows(run: Run) -> list[dict[str, Any]]:
-    by_key = {(t.scenario, t.backend, t.kind): t for t in run.targets}
+def ratio_rows(results: RunResults) -> list[dict[str, Any]]:
+    by_key = {(c.scenario, c.backend, c.server): c for c in results.closed_loop}
     rows = []
     # (f) ÷ (a): the same page for a user of 1,000,000 todos and for one of 200.
     for backend in BACKEND_NAMES:
@@ -142,10 +139,7 @@ def ratio_rows(run: Run) -> list[dict[str, Any]]:
         )
         if numerator is None or denominator is None:
             continue
-        below = {r["round"]: r["rps"] for r in denominator.rounds}
-        per_round = [
-            r["rps"] / below[r["round"]] for r in numerator.rounds if below.get(r["round"])
-        ]
+        per_round = _per_round(numerator, denominator)
         rows.append(
             {
                 "target": label,
@@ -159,99 +153,97 @@ def ratio_rows(run: Run) -> list[dict[str, Any]]:
     return rows
 
 
-def open_loop_rows(run: Run, closed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def open_loop_rows(results: RunResults, closed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     capacity = {(r["scenario"], r["backend"], r["server"]): r["rps"] for r in closed}
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for result in run.open_loop:
+    for result in results.open_loop:
         groups.setdefault((result["scenario"], result["backend"], result["kind"]), []).append(
             result
         )
     rows = []
-    for (scenario, backend, kind), results in groups.items():
+    for (scenario, backend, kind), measured in groups.items():
         rps = capacity.get((scenario, backend, kind))
         rows.append(
             {
                 "scenario": scenario,
                 "backend": backend,
                 "server": kind,
-                "rate": run.config.rate,
-                "utilisation": run.config.rate / rps if rps else None,
-                "p50_ms": _median([r["p50_ms"] for r in results]),
-                "p99_ms": _median([r["p99_ms"] for r in results]),
-                "p999_ms": _median([r["p999_ms"] for r in results]),
-                "max_ms": max(r["max_ms"] for r in results),
-                "failed": sum(r["failed"] for r in results),
-                "bad": sum(r["bad"] for r in results),
-                "send_lag_p99_ms": max(r["send_lag_p99_ms"] for r in results),
-                "rounds": results,
+                "rate": results.rate,
+                "utilisation": results.rate / rps if rps else None,
+                "p50_ms": _median([r["p50_ms"] for r in measured]),
+                "p99_ms": _median([r["p99_ms"] for r in measured]),
+                "p999_ms": _median([r["p999_ms"] for r in measured]),
+                "max_ms": max(r["max_ms"] for r in measured),
+                "failed": sum(r["failed"] for r in measured),
+                "bad": sum(r["bad"] for r in measured),
+                "send_lag_p99_ms": max(r["send_lag_p99_ms"] for r in measured),
+                "rounds": measured,
             }
         )
     return rows
 
 
-def login_rows(run: Run) -> list[dict[str, Any]]:
+def login_rows(results: RunResults) -> list[dict[str, Any]]:
     rows = []
-    for backend in dict.fromkeys(r["backend"] for r in run.login):
-        results = [r for r in run.login if r["backend"] == backend]
+    for backend in dict.fromkeys(r["backend"] for r in results.login):
+        measured = [r for r in results.login if r["backend"] == backend]
         rows.append(
             {
                 "backend": backend,
-                "logins_per_s": _median([r["logins_per_s"] for r in results]),
-                "login_p99_ms": _median([r["login_p99_ms"] for r in results]),
-                "bcrypt_check_ms": _median([r["bcrypt_check_s"] * 1000 for r in results]),
-                "capacity_per_s": _median([r["capacity_per_s"] for r in results]),
-                "ratio": _median([r["ratio"] for r in results]),
-                "ratio_per_round": [round(r["ratio"], 3) for r in results],
-                "page_p50_quiet_ms": _median([r["page_quiet"]["p50_ms"] for r in results]),
-                "page_p99_quiet_ms": _median([r["page_quiet"]["p99_ms"] for r in results]),
+                "logins_per_s": _median([r["logins_per_s"] for r in measured]),
+                "login_p99_ms": _median([r["login_p99_ms"] for r in measured]),
+                "bcrypt_check_ms": _median([r["bcrypt_check_s"] * 1000 for r in measured]),
+                "capacity_per_s": _median([r["capacity_per_s"] for r in measured]),
+                "ratio": _median([r["ratio"] for r in measured]),
+                "ratio_per_round": [round(r["ratio"], 3) for r in measured],
+                "page_p50_quiet_ms": _median([r["page_quiet"]["p50_ms"] for r in measured]),
+                "page_p99_quiet_ms": _median([r["page_quiet"]["p99_ms"] for r in measured]),
                 "page_p50_beside_login_ms": _median(
-                    [r["page_under_login"]["p50_ms"] for r in results]
+                    [r["page_under_login"]["p50_ms"] for r in measured]
                 ),
                 "page_p99_beside_login_ms": _median(
-                    [r["page_under_login"]["p99_ms"] for r in results]
+                    [r["page_under_login"]["p99_ms"] for r in measured]
                 ),
-                "login_errors": sum(r["login_errors"] + r["login_bad"] for r in results),
+                "login_errors": sum(r["login_errors"] + r["login_bad"] for r in measured),
                 "page_failed": sum(
                     r["page_quiet"]["failed"]
                     + r["page_quiet"]["bad"]
                     + r["page_under_login"]["failed"]
                     + r["page_under_login"]["bad"]
-                    for r in results
+                    for r in measured
                 ),
-                "rounds": results,
+                "rounds": measured,
             }
         )
     return rows
 
 
-def assemble(run: Run, started: datetime, finished: datetime, elapsed: float) -> dict[str, Any]:
-    """Gather everything into the results object and write the files."""
-    closed = closed_loop_rows(run)
-    config = {key: value for key, value in vars(run.config).items() if not key.startswith("_")}
-    results = {
-        "started_at": started.isoformat(timespec="seconds"),
+def to_json(results: RunResults) -> dict[str, Any]:
+    """The run as results/*.json holds it: medians and ratios beside every round measured."""
+    closed = closed_loop_rows(results)
+    finished = results.finished or results.started
+    return {
+        "started_at": results.started.isoformat(timespec="seconds"),
         "finished_at": finished.isoformat(timespec="seconds"),
-        "elapsed_s": round(elapsed, 1),
-        **run.commit,
+        "elapsed_s": round(results.elapsed_s, 1),
+        **results.commit,
         "machine": machine(),
         # Other work on the machine shows here: the bench's own load is about 2 while it runs.
-        "load_average_before": [round(x, 2) for x in run.load_before],
+        "load_average_before": [round(x, 2) for x in results.load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "config": config,
+        "config": results.config,
         "scenarios": SCENARIOS,
         "closed_loop": closed,
-        "ratios": ratio_rows(run),
-        "fixed_rate": open_loop_rows(run, closed),
-        "login": login_rows(run),
-        "bulk_mutations": run.bulk,
-        "round_trips": run.round_trips,
-        "same_json_as_baseline": run.same_json,
-        "profiles": run.profiles,
-        "skipped": run.skipped,
-        "notes": run.notes,
+        "ratios": ratio_rows(results),
+        "fixed_rate": open_loop_rows(results, closed),
+        "login": login_rows(results),
+        "bulk_mutations": results.bulk,
+        "round_trips": results.round_trips,
+        "same_json_as_baseline": results.same_json,
+        "profiles": results.profiles,
+        "skipped": results.skipped,
+        "notes": results.notes,
     }
-    write(results, run.profile_md, started)
-    return results
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -430,16 +422,19 @@ def latest_name(quick: bool) -> str:
     return "latest-quick" if quick else "latest"
 
 
-def write(results: dict[str, Any], profile_md: list[str], started: datetime) -> None:
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    stamp = started.strftime("%Y%m%dT%H%M%SZ") + ("-quick" if results["config"]["quick"] else "")
-    latest = latest_name(results["config"]["quick"])
+def write(measured: RunResults, directory: Path = RESULTS_DIR) -> dict[str, Any]:
+    """Write the run's JSON and markdown (timestamped and latest); return the JSON's object."""
+    results = to_json(measured)
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = measured.started.strftime("%Y%m%dT%H%M%SZ") + ("-quick" if measured.quick else "")
+    latest = latest_name(measured.quick)
     text = json.dumps(results, indent=2, default=str) + "\n"
-    md = markdown(results, profile_md)
+    md = markdown(results, measured.profile_md)
     for name, content in (
         (f"{stamp}.json", text),
         (f"{stamp}.md", md),
         (f"{latest}.json", text),
         (f"{latest}.md", md),
     ):
-        (RESULTS_DIR / name).write_text(content, encoding="utf-8")
+        (directory / name).write_text(content, encoding="utf-8")
+    return results

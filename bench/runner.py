@@ -16,7 +16,7 @@ import shutil
 import statistics
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import bcrypt
 import httpx
 
 from bench import data, load, profile, report
+from bench.measurements import Cell, RunResults
 from bench.round_trips import count_round_trips
 from bench.scenarios import (
     BASELINE,
@@ -118,6 +119,14 @@ class Target:
 class Run:
     def __init__(self, config: Config) -> None:
         self.config = config
+        # The code the servers run is the code as it is now, whatever happens to
+        # the work tree during the run.
+        self.results = RunResults(
+            started=datetime.now(UTC),
+            config=asdict(config),
+            commit=report.commit(),
+            load_before=os.getloadavg(),
+        )
         self.secret = secrets.token_urlsafe(48)
         self.env = {
             **os.environ,
@@ -139,17 +148,6 @@ class Run:
         self.servers: list[Server] = []
         self.targets: list[Target] = []
         self.login_servers: dict[str, Server] = {}
-        self.skipped: list[dict[str, str]] = []
-        self.notes: list[str] = []
-        self.round_trips: list[dict[str, Any]] = []
-        self.open_loop: list[dict[str, Any]] = []
-        self.login: list[dict[str, Any]] = []
-        self.profiles: dict[str, Any] = {}
-        self.profile_md: list[str] = []
-        self.bulk: list[dict[str, Any]] = []
-        self.same_json: list[dict[str, Any]] = []
-        self.load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
-        self.commit: dict[str, Any] = {}
 
     # -- set-up -----------------------------------------------------------------
 
@@ -157,7 +155,7 @@ class Run:
         print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
     def skip(self, what: str, reason: str) -> None:
-        self.skipped.append({"what": what, "reason": reason})
+        self.results.skipped.append({"what": what, "reason": reason})
         self.say(f"SKIPPED {what}: {reason}")
 
     def prepare_data(self) -> None:
@@ -191,7 +189,7 @@ class Run:
             for counted in count_round_trips(
                 self.settings, dataset.url, dataset.reader_token, backend
             ):
-                self.round_trips.append(
+                self.results.round_trips.append(
                     {
                         "scenario": counted.scenario,
                         "query": counted.query,
@@ -301,11 +299,11 @@ class Run:
                 continue
             other = answers.get((scenario, backend, BASELINE))
             if other is not None:
-                self.same_json.append(
+                self.results.same_json.append(
                     {"scenario": scenario, "backend": backend, "same": body == other}
                 )
                 if body != other:
-                    self.notes.append(
+                    self.results.notes.append(
                         f"({scenario}) on {backend}: the baseline's JSON differs from graphql_app's"
                     )
 
@@ -373,7 +371,7 @@ class Run:
             )
             result = load.run_open_loop(run)
             result.update(round=round_no, scenario="a", backend=target.backend, kind=target.kind)
-            self.open_loop.append(result)
+            self.results.open_loop.append(result)
             self.say(
                 f"round {round_no} fixed rate {self.config.rate:g}/s {target.label}: "
                 f"p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms"
@@ -468,7 +466,7 @@ class Run:
                 "page_quiet": quiet,
                 "page_under_login": busy,
             }
-            self.login.append(result)
+            self.results.login.append(result)
             self.say(
                 f"round {round_no} (e) {backend}: {logins['rps']:.2f} logIn/s "
                 f"(2 cores ÷ {check * 1000:.0f} ms = {capacity:.2f}/s, "
@@ -498,8 +496,8 @@ class Run:
             finally:
                 wrk.wait(timeout=seconds + 30)
             summary = profile.summarise(raw)
-            self.profiles[target.backend] = profile.profile_json(summary)
-            self.profile_md.append(
+            self.results.profiles[target.backend] = profile.profile_json(summary)
+            self.results.profile_md.append(
                 profile.profile_markdown(
                     summary, f"graphql_app on {target.backend}, scenario (a), under wrk load"
                 )
@@ -537,31 +535,27 @@ class Run:
                     "changed": changed,
                     "errors": body.get("errors"),
                 }
-                self.bulk.append(row)
+                self.results.bulk.append(row)
                 self.say(
                     f"(f) {target.backend} {name} over {self.config.bulk_todos:,} todos: "
                     f"{seconds:.2f} s, answered {changed}"
                 )
                 if changed != self.config.bulk_todos:
-                    self.notes.append(f"(f) {target.backend} {name}: {str(body)[:300]}")
+                    self.results.notes.append(f"(f) {target.backend} {name}: {str(body)[:300]}")
 
     # -- the whole run ------------------------------------------------------------
 
-    def execute(self) -> dict[str, Any]:
-        started = datetime.now(UTC)
-        stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    def execute(self) -> RunResults:
+        results = self.results
+        stamp = results.started.strftime("%Y%m%dT%H%M%SZ")
         clock = time.monotonic()
         if WORK_DIR.exists():
             shutil.rmtree(WORK_DIR)
         WORK_DIR.mkdir(parents=True)
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        self.load_before = os.getloadavg()
-        # The code the servers run is the code as it is now, whatever happens to
-        # the work tree during the run.
-        self.commit = report.commit()
-        if self.load_before[0] > BUSY_LOAD:
+        if results.load_before[0] > BUSY_LOAD:
             self.say(
-                f"the machine is busy before the run (load average {self.load_before[0]:.2f}): "
+                f"the machine is busy before the run (load average {results.load_before[0]:.2f}): "
                 "other processes share the two cores, and the numbers will be noisy"
             )
         self.prepare_data()
@@ -589,8 +583,10 @@ class Run:
         finally:
             for server in self.servers:
                 server.stop()
-        finished = datetime.now(UTC)
-        return report.assemble(self, started, finished, time.monotonic() - clock)
+        results.finished = datetime.now(UTC)
+        results.elapsed_s = time.monotonic() - clock
+        results.closed_loop = [Cell(t.scenario, t.backend, t.kind, t.rounds) for t in self.targets]
+        return results
 
 
 def _page_problem(target: Target, status: int, body: Any) -> str | None:
@@ -614,5 +610,5 @@ def _page_problem(target: Target, status: int, body: Any) -> str | None:
 
 
 def run(config: Config) -> dict[str, Any]:
-    """Run the bench, write bench/results/, return the results."""
-    return Run(config).execute()
+    """Run the bench, write bench/results/, return the results as written in the JSON."""
+    return report.write(Run(config).execute())

@@ -6,11 +6,13 @@ phase. The full bench (`make bench`) runs for minutes; these check its pieces.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
-from bench import data, load, profile
+from bench import data, load, profile, readme, report
 from bench.baseline_app import create_app as create_baseline
-from bench.scenarios import BASELINE, GRAPHQL_APP, HttpCall, read_call
+from bench.measurements import Cell, RunResults
+from bench.runner import Config
+from bench.scenarios import BASELINE, GRAPHQL_APP, POSTGRAPHILE_EDGES, HttpCall, read_call
 from graphql_app.models import NewSession
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage, open_storage
@@ -254,3 +258,138 @@ async def test_the_crowd_of_scenario_f_is_seeded_with_true_counters(tmp_path: Pa
     call = read_call("f", GRAPHQL_APP)
     assert call is not None and b"totalCount" in (call.body or b"")
     assert read_call("f", BASELINE) is None
+
+
+# -- results and the README's figures ------------------------------------------------------
+
+
+def _wrk_round(round_no: int, rps: float) -> dict[str, Any]:
+    return {
+        "round": round_no,
+        "rps": rps,
+        "p50_ms": 1000 / rps,
+        "p99_ms": 3000 / rps,
+        "errors": 0,
+        "bad": 0,
+    }
+
+
+def _measured(quick: bool = False) -> RunResults:
+    """A run as the runner leaves it: (a) on both backends, three rounds."""
+    config = asdict(Config(quick=quick))
+    results = RunResults(START, config, {"commit": "0123456789ab", "dirty": False}, (0.3, 0, 0))
+    results.finished = START + timedelta(minutes=8)
+    results.elapsed_s = 480.04
+    by_round = {
+        ("sqlite", BASELINE): [2000, 2500, 3000],
+        ("sqlite", GRAPHQL_APP): [1000, 1000, 1800],
+        ("postgres", BASELINE): [2000, 2000, 2000],
+        ("postgres", GRAPHQL_APP): [900, 800, 1000],
+        ("postgres", POSTGRAPHILE_EDGES): [600, 1000, 500],
+    }
+    for (backend, server), rps in by_round.items():
+        rounds = [_wrk_round(i, x) for i, x in enumerate(rps, 1)]
+        results.closed_loop.append(Cell("a", backend, server, rounds))
+    results.open_loop.append(
+        {
+            "round": 1,
+            "scenario": "a",
+            "backend": "sqlite",
+            "kind": GRAPHQL_APP,
+            "p50_ms": 2.0,
+            "p99_ms": 5.0,
+            "p999_ms": 6.0,
+            "max_ms": 7.0,
+            "failed": 0,
+            "bad": 0,
+            "send_lag_p99_ms": 0.1,
+        }
+    )
+    results.skipped.append({"what": "profile", "reason": "py-spy is not installed"})
+    return results
+
+
+def test_the_report_takes_medians_and_per_round_ratios_from_the_results_alone(
+    tmp_path: Path,
+) -> None:
+    written = report.write(_measured(), tmp_path)
+    rps = {(r["backend"], r["server"]): r["rps"] for r in written["closed_loop"]}
+    assert rps["sqlite", GRAPHQL_APP] == 1000
+    ratios = {(r["backend"], r["ratio"]): r for r in written["ratios"]}
+    # The median of 0.5, 0.4, 0.6, not 1000 ÷ 2500.
+    sqlite = ratios["sqlite", f"{GRAPHQL_APP} ÷ {BASELINE} (requests/s)"]
+    assert (sqlite["median"], sqlite["per_round"]) == (0.5, [0.5, 0.4, 0.6])
+    edges = ratios["postgres", f"{GRAPHQL_APP} ÷ {POSTGRAPHILE_EDGES} (requests/s)"]
+    assert edges["median"] == 1.5
+    assert written["fixed_rate"][0]["utilisation"] == 50 / 1000
+    assert (written["elapsed_s"], written["commit"]) == (480.0, "0123456789ab")
+    assert json.loads((tmp_path / "latest.json").read_text()) == json.loads(
+        json.dumps(written, default=str)
+    )
+    assert "| (a) | SQLite | graphql_app | 1,000 |" in (tmp_path / "latest.md").read_text()
+    assert "skipped profile: py-spy is not installed" in (tmp_path / "latest.md").read_text()
+    report.write(_measured(quick=True), tmp_path)
+    assert (tmp_path / "latest-quick.json").exists()
+    assert json.loads((tmp_path / "latest.json").read_text())["config"]["quick"] is False
+
+
+def test_the_readme_block_renders_the_figures_of_latest_json(tmp_path: Path) -> None:
+    results = json.loads(json.dumps(report.write(_measured(), tmp_path), default=str))
+    text = f"before\n{readme.START}\nold figures\n{readme.END}\nafter\n"
+    new = readme.with_block(text, results)
+    assert new.startswith("before\n") and new.endswith("\nafter\n")
+    block = readme.block(new)
+    assert "commit `0123456`" in block and "load average 0.30" in block
+    assert "| graphql_app, requests/s | 1,000 | 900 |" in block
+    assert "| ÷ the REST route on the same storage | 0.50 | 0.45 |" in block
+    assert "| ÷ PostGraphile 4 (`edges` form) | — | 1.50 |" in block
+    assert "| p99 at 50 requests/s, beside 8 clients logging in | — | — |" in block
+    assert "was not part of this run" in block
+    assert readme.with_block(new, results) == new
+    with pytest.raises(readme.MarkersMissing):
+        readme.with_block("no markers\n", results)
+
+
+def test_the_readme_block_renders_scenario_f_when_the_run_had_it(tmp_path: Path) -> None:
+    measured = _measured()
+    measured.config["big_todos"] = 1_000_000
+    for backend in ("sqlite", "postgres"):
+        a = next(c for c in measured.closed_loop if (c.backend, c.server) == (backend, GRAPHQL_APP))
+        f_rounds = [_wrk_round(r["round"], r["rps"] * 0.96) for r in a.rounds]
+        measured.closed_loop.append(Cell("f", backend, GRAPHQL_APP, f_rounds))
+        for name, seconds in (("setAllTodosCompleted", 3.93), ("clearCompletedTodos", 0.7)):
+            measured.bulk.append(
+                {
+                    "backend": backend,
+                    "mutation": name,
+                    "todos": 200_000,
+                    "seconds": seconds,
+                    "status": 200,
+                    "changed": 200_000,
+                    "errors": None,
+                }
+            )
+    results = json.loads(json.dumps(report.write(measured, tmp_path), default=str))
+    block = readme.render(results)
+    assert (
+        "A page for a user of 1,000,000 todos (scenario f) ran at 0.96 (SQLite) and "
+        "0.96 (PostgreSQL) of the requests/s of the same page for 200 todos; "
+        "setAllTodosCompleted / clearCompletedTodos over 200,000 todos took "
+        "3.9 s / 0.7 s (SQLite) and 3.9 s / 0.7 s (PostgreSQL)."
+    ) in block
+
+
+def test_the_readme_performance_block_is_what_latest_json_renders() -> None:
+    """Figures are written by `python -m bench`, never by hand: rerun
+    `python -m bench --render-readme` after replacing bench/results/latest.json."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme.block(text) == readme.render(readme.load_latest())
+
+
+def test_render_readme_rewrites_the_block_without_running_anything(tmp_path: Path) -> None:
+    copy = tmp_path / "README.md"
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    copy.write_text(text.replace("| graphql_app, requests/s |", "| graphql_app, requests/s | 9 |"))
+    assert readme.update(copy) is True
+    assert copy.read_text(encoding="utf-8") == text
+    assert readme.update(copy) is False
