@@ -1,16 +1,22 @@
 """The errors every layer raises, and the `extensions.code` each one carries.
 
-    AppError
+    AppError                   INTERNAL_SERVER_ERROR
     ├── Unauthenticated        UNAUTHENTICATED (+ extensions.reason, an AuthReason)
-    ├── Forbidden              FORBIDDEN
+    │   └── UserGone           (reason TOKEN_REVOKED)
     ├── BadUserInput           BAD_USER_INPUT (+ extensions.fields)
+    ├── BadRequest             BAD_REQUEST: refused before any operation ran
     ├── NotFound               NOT_FOUND
     ├── Conflict               CONFLICT
+    │   └── EmailTaken
     ├── RateLimited            RATE_LIMITED (+ extensions.retryAfter)
     ├── PersistedQueryNotFound PERSISTED_QUERY_NOT_FOUND
     └── ServiceUnavailable     SERVICE_UNAVAILABLE
+        └── StorageRefused
 
-Anything else that escapes a resolver is masked as INTERNAL_SERVER_ERROR.
+Anything else that escapes a resolver is masked as INTERNAL_SERVER_ERROR
+(schema/error_formatting.py, which also gives graphql-core's own errors
+Apollo's GRAPHQL_PARSE_FAILED and GRAPHQL_VALIDATION_FAILED). Someone
+else's todo is NOT_FOUND, never forbidden, so that its existence does not leak.
 """
 
 from __future__ import annotations
@@ -19,8 +25,24 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 
+class ErrorCode(StrEnum):
+    """Every `extensions.code` a client may see (README, Errors); a str, as JSON writes it."""
+
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    BAD_REQUEST = "BAD_REQUEST"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    RATE_LIMITED = "RATE_LIMITED"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+
+
 class AppError(Exception):
-    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL_SERVER_ERROR
     default_message: ClassVar[str] = "Internal server error"
 
     def __init__(self, message: str | None = None) -> None:
@@ -30,6 +52,12 @@ class AppError(Exception):
     @property
     def extensions(self) -> dict[str, Any]:
         return {"code": self.code}
+
+    @property
+    def formatted(self) -> dict[str, Any]:
+        """The error as a GraphQL response lists it, for refusals that never reach
+        graphql-core (raised in a resolver, graphql-core copies `extensions` itself)."""
+        return {"message": self.message, "extensions": self.extensions}
 
 
 class AuthReason(StrEnum):
@@ -55,7 +83,7 @@ class AuthReason(StrEnum):
 
 
 class Unauthenticated(AppError):
-    code = "UNAUTHENTICATED"
+    code = ErrorCode.UNAUTHENTICATED
     default_message = "Authentication required"
 
     def __init__(
@@ -69,13 +97,8 @@ class Unauthenticated(AppError):
         return {"code": self.code, "reason": self.reason.value}
 
 
-class Forbidden(AppError):
-    code = "FORBIDDEN"
-    default_message = "Forbidden"
-
-
 class BadUserInput(AppError):
-    code = "BAD_USER_INPUT"
+    code = ErrorCode.BAD_USER_INPUT
     default_message = "Invalid input"
 
     def __init__(self, fields: dict[str, str], message: str | None = None) -> None:
@@ -87,18 +110,26 @@ class BadUserInput(AppError):
         return {"code": self.code, "fields": self.fields}
 
 
+class BadRequest(AppError):
+    """A request refused before any operation ran: its JSON, parameters, size, CSRF
+    headers, batch or persisted-query hash (Apollo Server's code for these)."""
+
+    code = ErrorCode.BAD_REQUEST
+    default_message = "Bad request"
+
+
 class NotFound(AppError):
-    code = "NOT_FOUND"
+    code = ErrorCode.NOT_FOUND
     default_message = "Not found"
 
 
 class Conflict(AppError):
-    code = "CONFLICT"
+    code = ErrorCode.CONFLICT
     default_message = "Conflict"
 
 
 class RateLimited(AppError):
-    code = "RATE_LIMITED"
+    code = ErrorCode.RATE_LIMITED
     default_message = "Too many requests, try again later"
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
@@ -111,12 +142,15 @@ class RateLimited(AppError):
 
 
 class PersistedQueryNotFound(AppError):
-    code = "PERSISTED_QUERY_NOT_FOUND"
+    """An automatic persisted query's hash the server does not know (yet): Apollo's cue
+    to send the query with it. The message is the one Apollo Client matches."""
+
+    code = ErrorCode.PERSISTED_QUERY_NOT_FOUND
     default_message = "PersistedQueryNotFound"
 
 
 class ServiceUnavailable(AppError):
-    code = "SERVICE_UNAVAILABLE"
+    code = ErrorCode.SERVICE_UNAVAILABLE
     default_message = "Storage is unavailable, try again shortly"
 
 

@@ -20,7 +20,7 @@ from strawberry.types import Info
 
 from graphql_app.schema import AppSchema
 from graphql_app.schema import execution as fast_execution
-from graphql_app.schema.errors import error_codes
+from graphql_app.schema.error_formatting import error_codes
 from graphql_app.schema.execution import (
     TESTED_VERSIONS,
     FastExecutor,

@@ -16,7 +16,7 @@ import pytest
 import strawberry
 
 from graphql_app.app import create_app
-from graphql_app.schema.errors import error_codes
+from graphql_app.schema.error_formatting import error_codes
 from graphql_app.schema.limits import QueryLimits, bounded_validation
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graphql_app.errors import BadRequest
 from graphql_app.http.responses import error_response
 from graphql_app.request_record import current_record
-
-CODE = "BAD_REQUEST"
 
 
 class BodyTooLarge(Exception):
@@ -24,15 +23,16 @@ class BodyLimitMiddleware:
         self.app = app
         self.max_bytes = max_bytes
 
-    def _message(self) -> str:
-        return f"The request body is larger than the limit of {self.max_bytes} bytes"
+    def _error(self) -> BadRequest:
+        return BadRequest(f"The request body is larger than the limit of {self.max_bytes} bytes")
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = self._error()
         record = current_record()
         if record is not None:
-            record.error_codes.append(CODE)
+            record.error_codes.append(error.code)
         # Close the connection: the unread rest of the body must not be taken for a request.
-        response = error_response(413, self._message(), headers={"connection": "close"})
+        response = error_response(413, error, headers={"connection": "close"})
         await response(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

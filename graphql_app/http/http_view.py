@@ -35,6 +35,14 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 
+from graphql_app.errors import (
+    AppError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    PersistedQueryNotFound,
+    ServiceUnavailable,
+)
 from graphql_app.http import csrf
 from graphql_app.http.graphiql import graphiql_page
 from graphql_app.http.media_types import (
@@ -53,9 +61,7 @@ from graphql_app.http.persisted_queries import (
     requested_persisted_query,
 )
 from graphql_app.http.responses import (
-    BAD_REQUEST,
     NO_CACHE,
-    PERSISTED_QUERY_NOT_FOUND,
     encode,
     error_codes,
     error_response,
@@ -93,19 +99,13 @@ class MethodNotAllowed(HTTPException):
         self.allow = allow
 
 
-def _persisted_query_not_found() -> ExecutionResult:
-    return ExecutionResult(
-        data=None,
-        errors=[
-            GraphQLError("PersistedQueryNotFound", extensions={"code": PERSISTED_QUERY_NOT_FOUND})
-        ],
-    )
+# What a refusal's status says, for the refusals Strawberry and this view raise as HTTPException.
+REFUSALS: dict[int, type[AppError]] = {404: NotFound, 409: Conflict}
 
 
-def _bad_request(message: str) -> ExecutionResult:
-    return ExecutionResult(
-        data=None, errors=[GraphQLError(message, extensions={"code": BAD_REQUEST})]
-    )
+def _refused(error: AppError) -> ExecutionResult:
+    """An operation refused before it ran: a request error (graphql-core copies the code)."""
+    return ExecutionResult(data=None, errors=[GraphQLError(error.message, original_error=error)])
 
 
 def _check_parameters(data: GraphQLRequestData) -> None:
@@ -162,9 +162,10 @@ class HTTPGraphQLView(GraphQL[Context, None]):
             response = self._error(
                 request,
                 503,
-                f"The request took longer than {self.settings.request_timeout:g} seconds"
-                " and was cancelled",
-                code="SERVICE_UNAVAILABLE",
+                ServiceUnavailable(
+                    f"The request took longer than {self.settings.request_timeout:g} seconds"
+                    " and was cancelled"
+                ),
             )
         await response(scope, receive, send)
 
@@ -172,16 +173,15 @@ class HTTPGraphQLView(GraphQL[Context, None]):
         self,
         request: Request,
         status: int,
-        message: str,
+        error: AppError,
         *,
-        code: str = BAD_REQUEST,
         headers: dict[str, str] | None = None,
     ) -> Response:
         record = current_record()
         if record is not None:
-            record.error_codes.append(code)  # counted in metrics by the request log
+            record.error_codes.append(error.code)  # counted in metrics by the request log
         media_type = negotiate(request.headers.get("accept")) or APPLICATION_JSON
-        return error_response(status, message, code=code, media_type=media_type, headers=headers)
+        return error_response(status, error, media_type=media_type, headers=headers)
 
     def _refusal(self, request: Request, exc: HTTPException) -> Response:
         headers = None
@@ -189,8 +189,8 @@ class HTTPGraphQLView(GraphQL[Context, None]):
             headers = {"allow": exc.allow}
         elif exc.status_code == 405:
             headers = {"allow": ALLOW}
-        code = {404: "NOT_FOUND", 409: "CONFLICT"}.get(exc.status_code, BAD_REQUEST)
-        return self._error(request, exc.status_code, exc.reason, code=code, headers=headers)
+        error = REFUSALS.get(exc.status_code, BadRequest)(exc.reason)
+        return self._error(request, exc.status_code, error, headers=headers)
 
     # -- graphql-sse's single connection mode (sse_single.py) ------------------------
 
@@ -202,7 +202,7 @@ class HTTPGraphQLView(GraphQL[Context, None]):
             reservation = self.reservations.reserve()
             if reservation is None:
                 message = "Too many event streams are waiting to be opened; try again shortly"
-                return self._error(request, 503, message, code="SERVICE_UNAVAILABLE")
+                return self._error(request, 503, ServiceUnavailable(message))
             return PlainTextResponse(reservation.token, status_code=201)
         reserved = None if token is None else self.reservations.get(token)
         if reserved is None:
@@ -392,15 +392,15 @@ class HTTPGraphQLView(GraphQL[Context, None]):
                 if request_data.query is None:
                     request_data.query = await self.query_cache.get(persisted.sha256)
                     if request_data.query is None:
-                        return _persisted_query_not_found()
+                        return _refused(PersistedQueryNotFound())
                     persisted = None  # already stored
                 else:
                     check_hash(persisted, request_data.query)
         except PersistedQueryProblem as exc:
-            return _bad_request(str(exc))
+            return _refused(BadRequest(str(exc)))
         if self._is_subscription(request_data):
             # Only a stream can carry a subscription; executed here, it would fail.
-            return _bad_request(SUBSCRIPTION_NEEDS_STREAM)
+            return _refused(BadRequest(SUBSCRIPTION_NEEDS_STREAM))
         try:
             result = await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data
@@ -456,7 +456,7 @@ class HTTPGraphQLView(GraphQL[Context, None]):
             media_type=media_type,
         )
         response.headers.raw.extend(sub_response.headers.raw)
-        if PERSISTED_QUERY_NOT_FOUND in codes:
+        if PersistedQueryNotFound.code in codes:
             response.headers["cache-control"] = NO_CACHE
         if sub_response.background:
             response.background = sub_response.background

@@ -19,14 +19,16 @@ from starlette.responses import Response
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from graphql_app.errors import AppError, ErrorCode
 from graphql_app.http.media_types import APPLICATION_JSON
 
-BAD_REQUEST = "BAD_REQUEST"
-PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 # A miss must never be cached by a CDN in front of GET persisted queries.
 NO_CACHE = "private, no-cache, must-revalidate"
 
-_SERVER_CODES = {"INTERNAL_SERVER_ERROR": 500, "SERVICE_UNAVAILABLE": 503}
+_SERVER_CODES: dict[str, int] = {
+    ErrorCode.INTERNAL_SERVER_ERROR: 500,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
+}
 
 
 def is_request_error(result: ExecutionResult) -> bool:
@@ -53,9 +55,9 @@ def status_for(body: GraphQLHTTPResponse, media_type: str) -> int:
     if "data" in body:
         return 200
     codes = error_codes(body)
-    if PERSISTED_QUERY_NOT_FOUND in codes:
+    if ErrorCode.PERSISTED_QUERY_NOT_FOUND in codes:
         return 200  # as Apollo Server: the client's cue to send the query, not a failure
-    if BAD_REQUEST in codes:
+    if ErrorCode.BAD_REQUEST in codes:
         return 400
     if media_type == APPLICATION_JSON:
         return 200
@@ -67,14 +69,17 @@ def encode(data: Any) -> bytes:
     return orjson.dumps(data)
 
 
+def error_body(error: AppError) -> bytes:
+    """A request-level refusal as a GraphQL response: one error, no `data`."""
+    return encode({"errors": [error.formatted]})
+
+
 def error_response(
     status: int,
-    message: str,
+    error: AppError,
     *,
-    code: str = BAD_REQUEST,
     media_type: str = APPLICATION_JSON,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """A request-level refusal as a GraphQL error body."""
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return Response(encode(body), status_code=status, media_type=media_type, headers=headers)
+    return Response(error_body(error), status_code=status, media_type=media_type, headers=headers)

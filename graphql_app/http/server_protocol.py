@@ -35,7 +35,8 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from graphql_app.http.responses import encode
+from graphql_app.errors import AppError, BadRequest, ServiceUnavailable
+from graphql_app.http.responses import error_body
 from graphql_app.settings import load_settings
 
 log = logging.getLogger("graphql_app.http")
@@ -105,7 +106,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._head_bytes == 0:  # said nothing: close without a word, as when idle
             self.transport.close()
             return
-        self._refuse(408, "Request Timeout", "The request headers took too long to arrive")
+        self._refuse(
+            408, "Request Timeout", BadRequest("The request headers took too long to arrive")
+        )
 
     def _body_timed_out(self) -> None:
         self._timer = None
@@ -127,7 +130,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             if cycle.response_started:
                 self.transport.close()
                 return
-        self._refuse(408, "Request Timeout", "The request body stopped arriving")
+        self._refuse(408, "Request Timeout", BadRequest("The request body stopped arriving"))
 
     # -- refusals --------------------------------------------------------------------
 
@@ -135,15 +138,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self,
         status: int,
         phrase: str,
-        message: str,
+        error: AppError,
         *,
-        code: str = "BAD_REQUEST",
         extra: tuple[bytes, ...] = (),
     ) -> None:
         """Answer with a GraphQL error body, then close the connection."""
         self._disarm()
         self._reading_head = self._reading_body = False
-        body = encode({"errors": [{"message": message, "extensions": {"code": code}}]})
+        body = error_body(error)
         defaults = self.server_state.default_headers
         head = [
             b"HTTP/1.1 %d %s\r\n" % (status, phrase.encode()),
@@ -154,7 +156,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             *extra,
             b"\r\n",
         ]
-        log.info("refused a connection from %s: %d %s", self.client, status, message)
+        log.info("refused a connection from %s: %d %s", self.client, status, error.message)
         self.transport.write(b"".join(head) + body)
         self.transport.close()
 
@@ -162,8 +164,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._refuse(
             431,
             "Request Header Fields Too Large",
-            f"The request headers are larger than the limit of {self.limits.max_header_bytes}"
-            " bytes",
+            BadRequest(
+                "The request headers are larger than the limit of"
+                f" {self.limits.max_header_bytes} bytes"
+            ),
         )
 
     # -- the protocol ----------------------------------------------------------------
@@ -231,8 +235,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._refuse(
                 503,
                 "Service Unavailable",
-                "The server has too many open connections; try again shortly",
-                code="SERVICE_UNAVAILABLE",
+                ServiceUnavailable("The server has too many open connections; try again shortly"),
                 extra=(b"retry-after: 1\r\n",),
             )
             raise _Refused

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from graphql import GraphQLFormattedError
 
-from graphql_app.http.responses import BAD_REQUEST
+from graphql_app.errors import BadRequest
 
 BAD_REQUEST_CLOSE = 4400
 
@@ -46,8 +46,7 @@ def message_problem(message: dict[str, object], operation_type: str) -> str | No
 
 def limit_reached(limit: int) -> GraphQLFormattedError:
     """The refusal of one operation too many on a connection."""
-    return {
-        "message": f"Subscription limit reached: at most {limit} operations at once"
-        " on one connection",
-        "extensions": {"code": BAD_REQUEST},
-    }
+    error = BadRequest(
+        f"Subscription limit reached: at most {limit} operations at once on one connection"
+    )
+    return {"message": error.message, "extensions": error.extensions}

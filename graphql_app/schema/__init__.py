@@ -11,7 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graphql_app.metrics import Metrics
-from graphql_app.schema.errors import error_codes
+from graphql_app.schema.error_formatting import error_codes
 from graphql_app.schema.execution import FAST_PATH_PROBLEMS, FastExecutor
 from graphql_app.schema.execution import log as execution_log
 from graphql_app.schema.limits import QueryLimits, bounded_validation

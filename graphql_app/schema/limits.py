@@ -43,6 +43,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
+from graphql_app.errors import BadRequest
 from graphql_app.schema.parsing import MAX_CACHED_QUERY
 
 
@@ -171,8 +172,9 @@ class BoundedValidation(SchemaExtension):
             if _provided_operation_name(context) is None and _operation_count(document) > 1:
                 # Strawberry and the fast executor would run the first one; the spec
                 # makes it a request error.
+                refusal = BadRequest(OPERATION_NAME_REQUIRED)
                 context.pre_execution_errors = [
-                    GraphQLError(OPERATION_NAME_REQUIRED, extensions={"code": "BAD_REQUEST"})
+                    GraphQLError(refusal.message, original_error=refusal)
                 ]
                 yield
                 return

@@ -22,12 +22,12 @@ from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult, StreamExecutionResult
 
-from graphql_app.errors import AppError
+from graphql_app.errors import AppError, ErrorCode
 from graphql_app.request_id import current_request_id
 
 log = logging.getLogger("graphql_app.errors")
 
-INTERNAL_MESSAGE = "Internal server error"
+INTERNAL_MESSAGE = AppError.default_message
 
 # graphql-core's suggestions: " Did you mean 'a', 'b', or 'c'?", " Did you mean
 # the enum value 'X'?", " Did you mean 'todos { ... }'?". GraphQL names never
@@ -40,13 +40,13 @@ def without_suggestions(message: str) -> str:
     return SUGGESTION.sub("", message)
 
 
-def _graphql_code(error: GraphQLError) -> str:
+def _graphql_code(error: GraphQLError) -> ErrorCode:
     if isinstance(error, GraphQLSyntaxError):
-        return "GRAPHQL_PARSE_FAILED"
+        return ErrorCode.GRAPHQL_PARSE_FAILED
     if error.original_error is not None:
         # graphql-core coercing the request's variables (Apollo's code for it).
-        return "BAD_USER_INPUT"
-    return "GRAPHQL_VALIDATION_FAILED"
+        return ErrorCode.BAD_USER_INPUT
+    return ErrorCode.GRAPHQL_VALIDATION_FAILED
 
 
 def coded_error(error: GraphQLError, *, hide_suggestions: bool = False) -> GraphQLError:
@@ -82,7 +82,7 @@ def coded_error(error: GraphQLError, *, hide_suggestions: bool = False) -> Graph
         source=error.source,
         positions=error.positions,
         path=error.path,
-        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        extensions={"code": ErrorCode.INTERNAL_SERVER_ERROR, "requestId": request_id},
     )
 
 
