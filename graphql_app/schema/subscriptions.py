@@ -23,7 +23,7 @@ from graphql_app.errors import AuthReason, Unauthenticated
 from graphql_app.events import EventStream
 from graphql_app.models import TodoEvent as StoreEvent
 from graphql_app.schema.context import Context
-from graphql_app.schema.types import TodoEvent, TodoEventFilter, TodoEventKind, TodoType
+from graphql_app.schema.types import TodoEvent, TodoEventFilter, TodoType
 
 _ENDED: Any = object()  # anext()'s default: the stream ended
 EXPIRED_MESSAGE = "Access token expired; refresh it and subscribe again"
@@ -101,7 +101,7 @@ async def render_events(context: Context, stream: EventStream) -> AsyncGenerator
             if event is None:
                 continue  # a revocation older than this subscription's token
             yield TodoEvent(
-                kind=TodoEventKind(event.kind.value),
+                kind=event.kind,
                 todo_id=strawberry.ID(event.todo_id),
                 todo=TodoType.from_model(event.todo) if event.todo else None,
                 filter=None

@@ -8,6 +8,7 @@ from typing import Annotated, cast
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.enum import has_enum_definition
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from graphql_app import models
@@ -255,25 +256,34 @@ class DeleteTodoPayload:
     message: str
 
 
-@strawberry.enum(name="TodoEventKind")
-class TodoEventKind(enum.Enum):
-    CREATED = "CREATED"
-    UPDATED = "UPDATED"
-    DELETED = "DELETED"
-    BULK_UPDATED = strawberry.enum_value(
-        "BULK_UPDATED",
-        description=(
+def _describe_values(kind: type[enum.Enum], descriptions: dict[str, str]) -> None:
+    """Describe the values of `kind`, a GraphQL enum, by name.
+
+    Strawberry reads a value's description from `strawberry.enum_value` in the
+    class body, which models.py (no GraphQL there) does not use: they go on the
+    definition `strawberry.enum` gave the class (tests/test_schema_file.py shows
+    them served).
+    """
+    assert has_enum_definition(kind)
+    for value in kind.__strawberry_definition__.values:
+        value.description = descriptions.get(value.name)
+
+
+# The model's own enum is served: an event's kind goes out as it is.
+strawberry.enum(models.TodoEventKind, name="TodoEventKind")
+_describe_values(
+    models.TodoEventKind,
+    {
+        "BULK_UPDATED": (
             "setAllTodosCompleted: every todo matching `filter` now has the opposite "
             "isCompleted and updatedAt = `updatedAt`; `count` of them. One event, however many."
         ),
-    )
-    CLEARED = strawberry.enum_value(
-        "CLEARED",
-        description=(
+        "CLEARED": (
             "clearCompletedTodos: every todo matching `filter` (isCompleted: true) was "
             "deleted; `count` of them. One event, however many."
         ),
-    )
+    },
+)
 
 
 @strawberry.type(
@@ -286,7 +296,7 @@ class TodoEventFilter:
 
 @strawberry.type(name="TodoEvent")
 class TodoEvent:
-    kind: TodoEventKind
+    kind: models.TodoEventKind
     todo_id: strawberry.ID = strawberry.field(
         description=(
             "The todo's id; for BULK_UPDATED and CLEARED an id of the change itself, "
