@@ -1,14 +1,20 @@
-"""The in-process event bus: what a subscriber's stream promises, whichever bus delivers it."""
+"""The in-process event bus: what a subscriber's stream promises, whichever bus delivers it;
+and which bus `open_event_bus` builds for a Redis URL.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
 
 from graphql_app.errors import ServiceUnavailable
-from graphql_app.events import QUEUE_LIMIT, InProcessEventBus
+from graphql_app.events import open_event_bus
+from graphql_app.events.base import QUEUE_LIMIT
+from graphql_app.events.memory import InProcessEventBus
 from graphql_app.models import Todo, TodoEvent, TodoEventKind
 
 
@@ -58,3 +64,38 @@ async def test_closing_the_bus_ends_every_stream() -> None:
     await bus.publish(created("ada", 1))
     await bus.close()
     assert [event.todo_id async for event in stream] == ["t1"]
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:6379/0", "REDISS://cache:6380", "unix:///run/redis.sock?db=1"]
+)
+async def test_open_event_bus_picks_redis_by_the_url_scheme_without_connecting(url: str) -> None:
+    from graphql_app.events.redis import RedisEventBus
+
+    bus = open_event_bus(url, key_prefix="tenant")
+    assert isinstance(bus, RedisEventBus)
+    assert bus.channel("ada") == "tenant:todo-events:ada"
+    await bus.close()
+
+
+def test_open_event_bus_is_in_process_without_a_url_and_refuses_other_schemes() -> None:
+    assert isinstance(open_event_bus("", key_prefix="tenant"), InProcessEventBus)
+    with pytest.raises(ValueError, match="'memcached'"):
+        open_event_bus("memcached://127.0.0.1", key_prefix="tenant")
+
+
+def test_the_in_process_bus_needs_no_redis_package() -> None:
+    """redis is imported by events/redis.py only, and only when a Redis URL picks it."""
+    script = (
+        "import sys\n"
+        "sys.modules['redis'] = None  # any import of redis now fails\n"
+        "from graphql_app.events import open_event_bus\n"
+        "bus = open_event_bus('', key_prefix='p')\n"
+        "print(type(bus).__name__, 'graphql_app.events.redis' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "InProcessEventBus False"), (
+        result.stderr
+    )

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from graphql_app.app import create_app
 from graphql_app.errors import ServiceUnavailable
-from graphql_app.events_redis import RedisEventBus
+from graphql_app.events.redis import RedisEventBus
 from graphql_app.models import Todo, TodoEvent, TodoEventKind
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage

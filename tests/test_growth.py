@@ -28,7 +28,8 @@ import pytest
 
 from graphql_app.app import create_app
 from graphql_app.cursors import to_micros
-from graphql_app.events import EventStream, InProcessEventBus
+from graphql_app.events import EventStream
+from graphql_app.events.memory import InProcessEventBus
 from graphql_app.models import TodoEvent, TodoEventKind
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage

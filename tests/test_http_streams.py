@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from graphql_app.app import create_app
-from graphql_app.events import InProcessEventBus
+from graphql_app.events.memory import InProcessEventBus
 from graphql_app.http.media_types import choose_stream, parse_accept
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage

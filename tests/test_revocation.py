@@ -15,7 +15,7 @@ import pytest
 from starlette.applications import Starlette
 
 from graphql_app.app import create_app
-from graphql_app.events import InProcessEventBus
+from graphql_app.events.memory import InProcessEventBus
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
 from tests.conftest import Clock

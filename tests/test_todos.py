@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from graphql_app.events import InProcessEventBus
+from graphql_app.events.memory import InProcessEventBus
 from graphql_app.models import TodoEventKind
 from tests.graphql_client import TODOS_PAGE, GraphQLClient, create_todo, sign_up
 

@@ -1,15 +1,12 @@
-"""The event bus behind the `todoEvents` subscription, and the revocation feed.
+"""What every event bus is: the `EventBus` Protocol, a subscriber's `EventStream`, the callbacks.
 
-In-process by default; with REDIS_URL a Redis-backed bus (same interface,
-graphql_app/events_redis.py, imported only then) lets every instance's
-subscribers see the changes made on any instance, and every instance learn
-the access-token revocations made on any other (security/revocations.py).
+The buses themselves live beside it (memory.py, redis.py); `open_event_bus`
+in `graphql_app.events` picks one.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -106,52 +103,3 @@ class EventBus(Protocol):
 
     async def close(self) -> None:
         """End every stream and release connections."""
-
-
-class InProcessEventBus:
-    """Fan-out to subscribers of this process only."""
-
-    def __init__(self) -> None:
-        self._streams: defaultdict[str, set[EventStream]] = defaultdict(set)
-        self._revocation_watchers: list[OnRevoked] = []
-
-    async def publish(self, event: TodoEvent) -> None:
-        for stream in list(self._streams.get(event.user_id, ())):
-            stream.deliver(event)
-
-    async def subscribe(self, user_id: str) -> EventStream:
-        stream = EventStream(user_id, self._release)
-        self._streams[user_id].add(stream)
-        return stream
-
-    async def _release(self, stream: EventStream) -> None:
-        streams = self._streams.get(stream.user_id)
-        if streams is not None:
-            streams.discard(stream)
-            if not streams:
-                del self._streams[stream.user_id]
-
-    async def publish_revocation(self, user_id: str, cutoff: float) -> None:
-        for on_revoked in list(self._revocation_watchers):
-            on_revoked(user_id, cutoff)
-
-    async def watch_revocations(self, on_revoked: OnRevoked, on_lost: OnLost) -> bool:
-        if on_revoked not in self._revocation_watchers:
-            self._revocation_watchers.append(on_revoked)
-        return True
-
-    async def close(self) -> None:
-        self._revocation_watchers.clear()
-        for streams in self._streams.values():
-            for stream in streams:
-                stream.end()
-        self._streams.clear()
-
-
-def open_event_bus(redis_url: str, *, key_prefix: str) -> EventBus:
-    """The Redis bus when `redis_url` is set, else the in-process one; connects lazily."""
-    if not redis_url:
-        return InProcessEventBus()
-    from graphql_app.events_redis import RedisEventBus
-
-    return RedisEventBus(redis_url, key_prefix=key_prefix)

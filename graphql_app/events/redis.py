@@ -1,5 +1,7 @@
 """The event bus over Redis pub/sub: subscribers see the changes of every instance.
 
+The only module of graphql_app.events that imports redis.
+
 One channel per user (`<prefix>:todo-events:<user id>`), so a subscriber can
 only ever receive its own user's events. A message carries the whole event,
 the todo serialised, so no subscriber reads storage to render it.
@@ -37,7 +39,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from graphql_app.errors import ServiceUnavailable
-from graphql_app.events import EventStream, OnLost, OnRevoked
+from graphql_app.events.base import EventStream, OnLost, OnRevoked
 from graphql_app.models import Todo, TodoEvent, TodoEventKind
 
 log = logging.getLogger("graphql_app.events")
