@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -165,13 +166,26 @@ async def test_text_no_backend_can_store_is_refused_not_a_500(gql: GraphQLClient
     )
     assert refused(created, "BAD_USER_INPUT")
     assert (await gql(TODOS_PAGE, {"first": 5}, token=ada.token)).ok()["todos"]["totalCount"] == 0
+    # Ids no backend can store name nothing: the services answer without asking storage.
     for query in (
         "query T($id: ID!) { todo(id: $id) { id } }",
+        "query N($id: ID!) { node(id: $id) { id } }",
         "mutation D($id: ID!) { deleteTodo(id: $id) { id } }",
         'mutation U($id: ID!) { updateTodo(id: $id, input: {name: "n"}) { id } }',
     ):
         result = await gql(query, {"id": bad}, token=ada.token)
-        assert result.data == {"todo": None} or refused(result, "NOT_FOUND"), result.body
+        missing = result.data in ({"todo": None}, {"node": None})
+        assert missing or refused(result, "NOT_FOUND"), result.body
+    # A cursor's position is no id: with NUL it is a place in the order all the same
+    # (PostgreSQL compares text that sorts alike); a lone surrogate is no cursor of ours.
+    kept = await create_todo(gql, ada.token, "kept")
+    raw = f"p1:{10**17}:{bad}".encode("utf-8", "surrogatepass")  # a position in year 5138
+    after = base64.urlsafe_b64encode(raw).decode()
+    paged = await gql(TODOS_PAGE, {"first": 5, "after": after}, token=ada.token)
+    if "\x00" in bad:
+        assert [edge["node"]["id"] for edge in paged.ok()["todos"]["edges"]] == [kept["id"]]
+    else:
+        assert paged.codes == ["BAD_USER_INPUT"], paged.body
     log_in = await gql(
         "mutation L($i: LogInInput!) { logIn(input: $i) { token } }",
         {"i": {"email": bad, "password": bad}},

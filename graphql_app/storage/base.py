@@ -2,8 +2,19 @@
 
 Contract (checked by tests/storage/, run unchanged against every backend):
 
-- Ids are opaque strings made by the backend. Any string may be passed as an
-  id: one that is malformed or unknown behaves like a row that does not exist.
+- Ids are opaque strings made by `new_id` (32 hex digits, whatever the
+  backend). Any storable string may be passed as an id: one that is malformed
+  or unknown behaves like a row that does not exist.
+- Storable text is the one rule of `validation.is_storable` (valid UTF-8, no
+  NUL: what PostgreSQL text can hold), checked once, where a client's text
+  enters: the services validate names and emails, and answer NOT_FOUND (or
+  null) for an id that is not storable without asking storage. No backend
+  checks again; text that is not storable is a caller's bug, which PostgreSQL's
+  driver refuses (a 500, not a quiet "not found"). Ids a client cannot choose
+  (a token's subject, a stored todo's owner, a refresh token's hash) are ours.
+  A Position is no id: a cursor may carry any text there, NUL included, and it
+  names a place in the order all the same (postgres.py maps it to text that
+  sorts alike).
 - Times are timezone-aware UTC datetimes with microsecond precision; what is
   written is read back equal.
 - Every method is one transaction: it fully happens or not at all.
@@ -28,6 +39,7 @@ Contract (checked by tests/storage/, run unchanged against every backend):
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
@@ -166,15 +178,29 @@ class Storage(Protocol):
         """Delete every completed todo of the user; how many were deleted."""
 
 
+def new_id() -> str:
+    """A new user or todo id: random, so that an id names at most one object of any kind."""
+    return uuid.uuid4().hex
+
+
 def cut_page(
-    todos: list[Todo], size: int, total: int | None, beyond: bool, *, backward: bool
+    todos: list[Todo],
+    size: int,
+    count: int | None,
+    beyond: bool,
+    *,
+    backward: bool,
+    with_count: bool,
 ) -> Page:
     """A Page from up to size+1 todos read in list order from the cursor's side.
 
     The extra todo says more lie ahead in the reading direction; `beyond` says a
     todo sits at the cursor or behind it (the side the client came from).
+    `count` is the owner's counter as read: None for a missing owner, which
+    counts 0; the Page has no count unless `with_count`.
     """
     more = len(todos) > size
+    total = (count or 0) if with_count else None
     if backward:  # the extra todo, if any, is the newest: the first
         return Page(todos[-size:], total, has_next_page=beyond, has_previous_page=more)
     return Page(todos[:size], total, has_next_page=more, has_previous_page=beyond)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,7 +44,7 @@ from graphql_app.models import (
     TodoCounts,
     User,
 )
-from graphql_app.storage.base import cut_page
+from graphql_app.storage.base import cut_page, new_id
 from graphql_app.storage.fauna_indexes import (
     IndexSpec,
     building_line,
@@ -121,10 +120,6 @@ class _TimeoutAdapter(HTTPAdapter):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self._timeout
         return super().send(request, **kwargs)
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex
 
 
 def _user(doc: dict[str, Any]) -> User:
@@ -513,7 +508,7 @@ class FaunaStorage:
 
     def _session_data(self, user_id: str, session: NewSession, now: datetime) -> dict[str, Any]:
         return {
-            "id": _new_id(),
+            "id": new_id(),
             "user_id": user_id,
             "family_id": session.family_id,
             "token_hash": session.token_hash,
@@ -524,7 +519,7 @@ class FaunaStorage:
     async def create_user(
         self, email: str, fullname: str, password_hash: str, session: NewSession, now: datetime
     ) -> User:
-        user_id = _new_id()
+        user_id = new_id()
         data = {
             "id": user_id,
             "email": email,
@@ -717,7 +712,7 @@ class FaunaStorage:
                                     q.collection("sessions"),
                                     {
                                         "data": {
-                                            "id": _new_id(),
+                                            "id": new_id(),
                                             "user_id": field("user_id"),
                                             "family_id": field("family_id"),
                                             "token_hash": successor.token_hash,
@@ -765,7 +760,7 @@ class FaunaStorage:
     async def create_todo(self, user_id: str, name: str, is_completed: bool, now: datetime) -> Todo:
         micros = to_micros(now)
         data = {
-            "id": _new_id(),
+            "id": new_id(),
             "user_id": user_id,
             "name": name,
             "is_completed": is_completed,
@@ -877,9 +872,8 @@ class FaunaStorage:
             )
         )
         todos = [_todo(doc) for doc in answer["docs"]]
-        total = answer.get("total")
-        total = (total or 0) if with_count else None
-        return cut_page(todos, first, total, bool(answer["newer"]), backward=False)
+        count, newer = answer.get("total"), bool(answer["newer"])
+        return cut_page(todos, first, count, newer, backward=False, with_count=with_count)
 
     async def list_todos_before(
         self,
@@ -910,9 +904,8 @@ class FaunaStorage:
             }
         )
         todos = [_todo(doc) for doc in answer["docs"]]
-        total = answer.get("total")
-        total = (total or 0) if with_count else None
-        return cut_page(todos, last, total, bool(answer["later"]), backward=True)
+        count, later = answer.get("total"), bool(answer["later"])
+        return cut_page(todos, last, count, later, backward=True, with_count=with_count)
 
     async def count_todos(self, user_ids: Sequence[str]) -> list[TodoCounts]:
         counts = await self._query(

@@ -17,33 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, TypeAlias, TypeVar
+from typing import TypeAlias, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from graphql_app.errors import EmailTaken, ServiceUnavailable, UserGone
-from graphql_app.models import (
-    NewSession,
-    Page,
-    Position,
-    RotateOutcome,
-    RotateResult,
-    Todo,
-    TodoCounts,
-    User,
-)
-from graphql_app.storage.base import cut_page
-from graphql_app.storage.migrations import (
-    TODO_COLUMNS,
-    USER_COLUMNS,
-    load_migrations,
-    split_statements,
-)
+from graphql_app.models import NewSession, RotateOutcome, RotateResult, Todo, TodoCounts, User
+from graphql_app.storage._sql import TODO_COLUMNS, USER_COLUMNS, Dialect, Row, SQLStorage, as_is
+from graphql_app.storage.base import new_id
+from graphql_app.storage.migrations import load_migrations, split_statements
 
 T = TypeVar("T")
 # The driver classes are generic in the stubs only.
@@ -65,27 +51,12 @@ _OUTAGES: tuple[type[BaseException], ...] = (
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
-def _user(row: asyncpg.Record) -> User:
+def _user(row: Row) -> User:
     return User(row[0], row[1], row[2], row[3], row[4])
 
 
-def _todo(row: asyncpg.Record | tuple[Any, ...]) -> Todo:
+def _todo(row: Row) -> Todo:
     return Todo(row[0], row[1], row[2], row[3], row[4], row[5])
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex
-
-
-def _storable(text: str) -> bool:
-    """Whether PostgreSQL text can hold `text`; an id that cannot names no row."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode()
-    except UnicodeEncodeError:  # a lone surrogate
-        return False
-    return True
 
 
 def _position_id(position_id: str) -> str:
@@ -99,58 +70,17 @@ def _position_id(position_id: str) -> str:
     return _SURROGATES.sub("\ufffd", head) + ("\x01" if nul else "")
 
 
-# The counter expression of each filter: all, completed, active.
-_COUNT_OF = {None: "todo_count", True: "completed_count", False: "todo_count - completed_count"}
-
-
-def _page_sql(
-    is_completed: bool | None, with_cursor: bool, with_count: bool, backward: bool
-) -> str:
-    """One statement for a page, whether todos lie behind its cursor and, if asked, the count.
-
-    The count is the owner's counter (one row by primary key), never a count
-    of todos. It sits with `beyond` in a one-row subquery LEFT JOINed to the
-    page, so an empty page still returns them. $1 is the owner, $2 the limit,
-    then the filter, then the position. Forward pages read older todos newest
-    first; backward pages read newer todos oldest first (nearest the cursor),
-    and both come out newest first.
-    """
-    where = "user_id = $1"
-    n = 3
-    if is_completed is not None:
-        where += " AND is_completed = $3"
-        n = 4
-    position = f"(${n}, ${n + 1})"
-    ahead, behind, order = (">", "<=", "ASC") if backward else ("<", ">=", "DESC")
-    # A todo at the cursor or behind it: the client came from a page there.
-    beyond = (
-        f"EXISTS (SELECT 1 FROM todos WHERE {where} AND (created_at, id) {behind} {position})"
-        if with_cursor
-        else "false"
-    )
-    total = (
-        f"(SELECT {_COUNT_OF[is_completed]} FROM users WHERE id = $1)"
-        if with_count
-        else "NULL::bigint"
-    )
-    page_where = where + (f" AND (created_at, id) {ahead} {position}" if with_cursor else "")
-    return (
-        f"SELECT c.total, c.beyond, t.id, t.user_id, t.name, t.is_completed, "
-        f"t.created_at, t.updated_at "
-        f"FROM (SELECT {total} AS total, {beyond} AS beyond) AS c "
-        f"LEFT JOIN (SELECT {TODO_COLUMNS} FROM todos WHERE {page_where} "
-        f"ORDER BY created_at {order}, id {order} LIMIT $2) AS t ON true "
-        f"ORDER BY t.created_at DESC, t.id DESC"
-    )
-
-
-_PAGE_SQL = {
-    (f, c, n, b): _page_sql(f, c, n, b)
-    for f in (None, True, False)
-    for c in (False, True)
-    for n in (False, True)
-    for b in (False, True)
-}
+# Numbered parameters; the driver takes times and booleans as Python has them.
+POSTGRES = Dialect(
+    mark=lambda _, number: f"${number}",
+    true="true",
+    false="false",
+    no_count="NULL::bigint",
+    flag=as_is,
+    time=as_is,
+    position_id=_position_id,
+    todo=_todo,
+)
 
 # Counters move by deltas computed from the rows a statement really changed,
 # so concurrent writes add up whatever order they commit in.
@@ -170,8 +100,10 @@ async def _keep_session(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     """
 
 
-class PostgresStorage:
+class PostgresStorage(SQLStorage):
     """The Storage Protocol on PostgreSQL (see storage/base.py)."""
+
+    dialect = POSTGRES
 
     def __init__(
         self,
@@ -332,7 +264,7 @@ class PostgresStorage:
     async def create_user(
         self, email: str, fullname: str, password_hash: str, session: NewSession, now: datetime
     ) -> User:
-        user = User(_new_id(), email, fullname, password_hash, now)
+        user = User(new_id(), email, fullname, password_hash, now)
         # One statement, so one transaction: a refused session leaves no user.
         await self._command(
             f"WITH u AS (INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5)) "
@@ -350,26 +282,19 @@ class PostgresStorage:
         return user
 
     async def get_users(self, ids: Sequence[str]) -> list[User | None]:
-        wanted = [i for i in dict.fromkeys(ids) if _storable(i)]
-        found: dict[str, User] = {}
-        if wanted:
-            rows = await self._query(
-                f"SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1::text[])", wanted
-            )
-            found = {row[0]: _user(row) for row in rows}
+        rows = await self._query(
+            f"SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1::text[])", list(dict.fromkeys(ids))
+        )
+        found = {row[0]: _user(row) for row in rows}
         return [found.get(i) for i in ids]
 
     async def get_user_by_email(self, email: str) -> User | None:
-        if not _storable(email):
-            return None
         rows = await self._query(
             f"SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)", email
         )
         return _user(rows[0]) if rows else None
 
     async def set_password(self, user_id: str, password_hash: str, now: datetime) -> bool:
-        if not _storable(user_id):
-            return False
         # Both updates run to completion whether or not the final SELECT reads them.
         rows = await self._query(
             "WITH u AS (UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id), "
@@ -382,14 +307,10 @@ class PostgresStorage:
         return bool(rows[0][0])
 
     async def delete_user(self, user_id: str) -> bool:
-        if not _storable(user_id):
-            return False
         # todos and sessions go with the user: ON DELETE CASCADE.
         return await self._command("DELETE FROM users WHERE id = $1", user_id) == 1
 
     async def revoke_tokens(self, user_id: str, now: datetime, keep_since: datetime) -> None:
-        if not _storable(user_id):
-            return  # no token names such a user: ids are made here
         # One statement, so one transaction; the user may be gone (its revocation stays).
         await self._query(
             "WITH old AS (DELETE FROM token_revocations WHERE revoked_at < $3), "
@@ -408,8 +329,6 @@ class PostgresStorage:
         return [(row[0], row[1]) for row in rows]
 
     async def create_session(self, user_id: str, session: NewSession, now: datetime) -> None:
-        if not _storable(user_id):
-            raise UserGone()
         await self._command(
             "INSERT INTO sessions (user_id, family_id, token_hash, expires_at, created_at) "
             "VALUES ($1, $2, $3, $4, $5)",
@@ -423,9 +342,6 @@ class PostgresStorage:
     async def rotate_session(
         self, token_hash: str, successor: NewSession, now: datetime
     ) -> RotateResult:
-        if not _storable(token_hash):
-            return RotateResult(RotateOutcome.INVALID)
-
         async def work(conn: Connection) -> RotateResult:
             # The lock makes a concurrent rotation of the same token wait, then
             # see it rotated (REUSED); the family update that follows is a new
@@ -467,8 +383,6 @@ class PostgresStorage:
         return await self._transaction(work)
 
     async def revoke_session(self, token_hash: str, now: datetime) -> bool:
-        if not _storable(token_hash):
-            return False
         revoked = await self._command(
             "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 "
             "AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at > $1",
@@ -480,9 +394,7 @@ class PostgresStorage:
     # -- todos ----------------------------------------------------------------
 
     async def create_todo(self, user_id: str, name: str, is_completed: bool, now: datetime) -> Todo:
-        if not _storable(user_id):
-            raise UserGone()
-        todo = Todo(_new_id(), user_id, name, is_completed, now, now)
+        todo = Todo(new_id(), user_id, name, is_completed, now, now)
         # One statement: the todo and its counters commit together.
         await self._command(
             f"WITH t AS (INSERT INTO todos ({TODO_COLUMNS}) VALUES ($2, $1, $3, $4, $5, $5) "
@@ -497,15 +409,12 @@ class PostgresStorage:
         return todo
 
     async def get_todos(self, user_id: str, ids: Sequence[str]) -> list[Todo | None]:
-        wanted = [i for i in dict.fromkeys(ids) if _storable(i)]
-        found: dict[str, Todo] = {}
-        if wanted and _storable(user_id):
-            rows = await self._query(
-                f"SELECT {TODO_COLUMNS} FROM todos WHERE user_id = $1 AND id = ANY($2::text[])",
-                user_id,
-                wanted,
-            )
-            found = {row[0]: _todo(row) for row in rows}
+        rows = await self._query(
+            f"SELECT {TODO_COLUMNS} FROM todos WHERE user_id = $1 AND id = ANY($2::text[])",
+            user_id,
+            list(dict.fromkeys(ids)),
+        )
+        found = {row[0]: _todo(row) for row in rows}
         return [found.get(i) for i in ids]
 
     async def update_todo(
@@ -516,8 +425,6 @@ class PostgresStorage:
         is_completed: bool | None,
         now: datetime,
     ) -> Todo | None:
-        if not (_storable(user_id) and _storable(todo_id)):
-            return None
         # The locking subquery reads the row as it is once this statement holds
         # it, so `was` is the value this update replaces, even under concurrency.
         returned = ", ".join(f"t.{column}" for column in TODO_COLUMNS.split(", "))
@@ -539,8 +446,6 @@ class PostgresStorage:
         return _todo(rows[0]) if rows else None
 
     async def delete_todo(self, user_id: str, todo_id: str) -> bool:
-        if not (_storable(user_id) and _storable(todo_id)):
-            return False
         rows = await self._query(
             "WITH t AS (DELETE FROM todos WHERE id = $2 AND user_id = $1 RETURNING is_completed), "
             "d AS (SELECT -1 AS total, -is_completed::int AS completed FROM t), "
@@ -551,66 +456,18 @@ class PostgresStorage:
         )
         return bool(rows[0][0] == 1)
 
-    async def list_todos(
-        self,
-        user_id: str,
-        first: int,
-        after: Position | None,
-        is_completed: bool | None,
-        *,
-        with_count: bool = True,
-    ) -> Page:
-        return await self._page(user_id, first, after, is_completed, with_count, backward=False)
-
-    async def list_todos_before(
-        self,
-        user_id: str,
-        last: int,
-        before: Position | None,
-        is_completed: bool | None,
-        *,
-        with_count: bool = True,
-    ) -> Page:
-        return await self._page(user_id, last, before, is_completed, with_count, backward=True)
-
-    async def _page(
-        self,
-        user_id: str,
-        size: int,
-        cursor: Position | None,
-        is_completed: bool | None,
-        with_count: bool,
-        *,
-        backward: bool,
-    ) -> Page:
-        if not _storable(user_id):
-            total = 0 if with_count else None
-            return Page(todos=[], total_count=total, has_next_page=False, has_previous_page=False)
-        args: list[Any] = [user_id, size + 1]
-        if is_completed is not None:
-            args.append(is_completed)
-        if cursor is not None:
-            args += [cursor.created_at, _position_id(cursor.id)]
-        sql = _PAGE_SQL[(is_completed, cursor is not None, with_count, backward)]
-        rows = await self._query(sql, *args)
-        todos = [_todo(row[2:]) for row in rows if row[2] is not None]
-        total = (rows[0][0] or 0) if with_count else None
-        return cut_page(todos, size, total, rows[0][1], backward=backward)
+    async def _page_rows(self, sql: str, args: dict[str, object]) -> list[asyncpg.Record]:
+        return await self._query(sql, *args.values())
 
     async def count_todos(self, user_ids: Sequence[str]) -> list[TodoCounts]:
-        wanted = [i for i in dict.fromkeys(user_ids) if _storable(i)]
-        found: dict[str, TodoCounts] = {}
-        if wanted:
-            rows = await self._query(
-                "SELECT id, todo_count, completed_count FROM users WHERE id = ANY($1::text[])",
-                wanted,
-            )
-            found = {row[0]: TodoCounts(row[1], row[2]) for row in rows}
+        rows = await self._query(
+            "SELECT id, todo_count, completed_count FROM users WHERE id = ANY($1::text[])",
+            list(dict.fromkeys(user_ids)),
+        )
+        found = {row[0]: TodoCounts(row[1], row[2]) for row in rows}
         return [found.get(i, TodoCounts()) for i in user_ids]
 
     async def set_all_completed(self, user_id: str, is_completed: bool, now: datetime) -> int:
-        if not _storable(user_id):
-            return 0
         # One statement: the todos and the counters commit together. The delta
         # is the number of rows this update changed, so a todo written
         # concurrently (which moves the counters itself) is never counted twice.
@@ -629,8 +486,6 @@ class PostgresStorage:
         return int(rows[0][0])
 
     async def clear_completed(self, user_id: str) -> int:
-        if not _storable(user_id):
-            return 0
         rows = await self._query(
             "WITH t AS (DELETE FROM todos WHERE user_id = $1 AND is_completed RETURNING 1), "
             "n AS (SELECT count(*) AS deleted FROM t), "

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -21,88 +20,35 @@ from urllib.parse import unquote, urlsplit
 
 from graphql_app.cursors import from_micros, to_micros
 from graphql_app.errors import EmailTaken, ServiceUnavailable, UserGone
-from graphql_app.models import (
-    NewSession,
-    Page,
-    Position,
-    RotateOutcome,
-    RotateResult,
-    Todo,
-    TodoCounts,
-    User,
-)
-from graphql_app.storage.base import cut_page
-from graphql_app.storage.migrations import (
-    TODO_COLUMNS,
-    USER_COLUMNS,
-    load_migrations,
-    split_statements,
-)
+from graphql_app.models import NewSession, RotateOutcome, RotateResult, Todo, TodoCounts, User
+from graphql_app.storage._sql import TODO_COLUMNS, USER_COLUMNS, Dialect, Row, SQLStorage, as_is
+from graphql_app.storage.base import new_id
+from graphql_app.storage.migrations import load_migrations, split_statements
 
 T = TypeVar("T")
 
 _BUSY_TIMEOUT_MS = 10_000
 
 
-def _user(row: Sequence[Any]) -> User:
+def _user(row: Row) -> User:
     return User(row[0], row[1], row[2], row[3], from_micros(row[4]))
 
 
-def _todo(row: Sequence[Any]) -> Todo:
+def _todo(row: Row) -> Todo:
     return Todo(row[0], row[1], row[2], bool(row[3]), from_micros(row[4]), from_micros(row[5]))
 
 
-def _new_id() -> str:
-    return uuid.uuid4().hex
-
-
-# The counter expression of each filter: all, completed, active.
-_COUNT_OF = {None: "todo_count", True: "completed_count", False: "todo_count - completed_count"}
-
-
-def _page_sql(
-    is_completed: bool | None, with_cursor: bool, with_count: bool, backward: bool
-) -> str:
-    """One statement for a page, whether todos lie behind its cursor and, if asked, the count.
-
-    The count is the owner's counter (one row by primary key), never a count
-    of todos. It sits with `beyond` in a one-row subquery LEFT JOINed to the
-    page, so an empty page still returns them. Forward pages read older todos
-    newest first; backward pages read newer todos oldest first (nearest the
-    cursor), and both come out newest first.
-    """
-    where = "user_id = :user_id" + ("" if is_completed is None else " AND is_completed = :done")
-    ahead, behind, order = (">", "<=", "ASC") if backward else ("<", ">=", "DESC")
-    # A todo at the cursor or behind it means the client came from a page there:
-    # the row the cursor names was on it.
-    beyond = (
-        f"EXISTS (SELECT 1 FROM todos WHERE {where} AND (created_at, id) {behind} (:at, :id))"
-        if with_cursor
-        else "0"
-    )
-    total = (
-        f"(SELECT {_COUNT_OF[is_completed]} FROM users WHERE id = :user_id)"
-        if with_count
-        else "NULL"
-    )
-    page_where = where + (f" AND (created_at, id) {ahead} (:at, :id)" if with_cursor else "")
-    return (
-        f"SELECT c.total, c.beyond, t.id, t.user_id, t.name, t.is_completed, "
-        f"t.created_at, t.updated_at "
-        f"FROM (SELECT {total} AS total, {beyond} AS beyond) AS c "
-        f"LEFT JOIN (SELECT {TODO_COLUMNS} FROM todos WHERE {page_where} "
-        f"ORDER BY created_at {order}, id {order} LIMIT :limit) AS t ON 1 "
-        f"ORDER BY t.created_at DESC, t.id DESC"
-    )
-
-
-_PAGE_SQL = {
-    (f, c, n, b): _page_sql(f, c, n, b)
-    for f in (None, True, False)
-    for c in (False, True)
-    for n in (False, True)
-    for b in (False, True)
-}
+# Named parameters; times as integer microseconds, booleans as 0 and 1.
+SQLITE = Dialect(
+    mark=lambda name, _: f":{name}",
+    true="1",
+    false="0",
+    no_count="NULL",
+    flag=int,
+    time=to_micros,
+    position_id=as_is,
+    todo=_todo,
+)
 
 
 _RECOUNT = (
@@ -113,8 +59,10 @@ _RECOUNT = (
 )
 
 
-class SQLiteStorage:
+class SQLiteStorage(SQLStorage):
     """The Storage Protocol on one SQLite file (see storage/base.py)."""
+
+    dialect = SQLITE
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -274,7 +222,7 @@ class SQLiteStorage:
     async def create_user(
         self, email: str, fullname: str, password_hash: str, session: NewSession, now: datetime
     ) -> User:
-        user = User(_new_id(), email, fullname, password_hash, now)
+        user = User(new_id(), email, fullname, password_hash, now)
 
         def work(conn: sqlite3.Connection) -> None:
             self._exec(
@@ -295,7 +243,7 @@ class SQLiteStorage:
             "INSERT INTO sessions (id, user_id, family_id, token_hash, expires_at, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (
-                _new_id(),
+                new_id(),
                 user_id,
                 session.family_id,
                 session.token_hash,
@@ -415,7 +363,7 @@ class SQLiteStorage:
     # -- todos ----------------------------------------------------------------
 
     async def create_todo(self, user_id: str, name: str, is_completed: bool, now: datetime) -> Todo:
-        todo = Todo(_new_id(), user_id, name, is_completed, now, now)
+        todo = Todo(new_id(), user_id, name, is_completed, now, now)
         micros = to_micros(now)
 
         def work(conn: sqlite3.Connection) -> None:
@@ -483,49 +431,8 @@ class SQLiteStorage:
 
         return await self._write(work)
 
-    async def list_todos(
-        self,
-        user_id: str,
-        first: int,
-        after: Position | None,
-        is_completed: bool | None,
-        *,
-        with_count: bool = True,
-    ) -> Page:
-        return await self._page(user_id, first, after, is_completed, with_count, backward=False)
-
-    async def list_todos_before(
-        self,
-        user_id: str,
-        last: int,
-        before: Position | None,
-        is_completed: bool | None,
-        *,
-        with_count: bool = True,
-    ) -> Page:
-        return await self._page(user_id, last, before, is_completed, with_count, backward=True)
-
-    async def _page(
-        self,
-        user_id: str,
-        size: int,
-        cursor: Position | None,
-        is_completed: bool | None,
-        with_count: bool,
-        *,
-        backward: bool,
-    ) -> Page:
-        params: dict[str, Any] = {"user_id": user_id, "limit": size + 1}
-        if is_completed is not None:
-            params["done"] = int(is_completed)
-        if cursor is not None:
-            params["at"] = to_micros(cursor.created_at)
-            params["id"] = cursor.id
-        sql = _PAGE_SQL[(is_completed, cursor is not None, with_count, backward)]
-        rows = self._read(sql, params)
-        todos = [_todo(row[2:]) for row in rows if row[2] is not None]
-        total = (rows[0][0] or 0) if with_count else None
-        return cut_page(todos, size, total, bool(rows[0][1]), backward=backward)
+    async def _page_rows(self, sql: str, args: dict[str, object]) -> list[Any]:
+        return self._read(sql, args)
 
     async def count_todos(self, user_ids: Sequence[str]) -> list[TodoCounts]:
         unique = list(dict.fromkeys(user_ids))

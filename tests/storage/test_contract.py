@@ -1013,6 +1013,9 @@ async def test_another_users_todos_are_out_of_reach(storage: Storage, tick: Tick
 
 # -- malformed ids ----------------------------------------------------------------
 
+# Storable text (validation.is_storable) that no id of ours looks like. Text that
+# is not storable (NUL, a lone surrogate) never reaches storage: the services
+# answer NOT_FOUND for it (tests/test_validation.py, tests/test_relay.py).
 MALFORMED_IDS = [
     pytest.param("", id="empty"),
     pytest.param(" ", id="space"),
@@ -1025,8 +1028,7 @@ MALFORMED_IDS = [
     pytest.param("' OR '1'='1", id="quote"),
     pytest.param("%", id="percent"),
     pytest.param("_", id="underscore"),
-    pytest.param("\x00", id="nul"),
-    pytest.param("abc\x00def", id="nul-inside"),
+    pytest.param("\x01", id="control"),
     pytest.param("ünïcødé ✓ 🎉", id="unicode"),
     pytest.param("00000000-0000-0000-0000-000000000000", id="uuid-text"),
     pytest.param("users/123", id="path"),

@@ -9,11 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
-# The columns both SQL schemas give their tables, in the order the backends'
-# record mappers read them.
-USER_COLUMNS = "id, email, fullname, password_hash, created_at"
-TODO_COLUMNS = "id, user_id, name, is_completed, created_at, updated_at"
-
 
 @dataclass(frozen=True, slots=True)
 class Migration:
