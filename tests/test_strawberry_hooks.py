@@ -15,12 +15,17 @@ import pytest
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http.async_base_view import AsyncBaseHTTPView
 from strawberry.http.base import BaseView
-from strawberry.http.streaming import MultipartSubscriptionTransport, SSETransport
+from strawberry.http.streaming import (
+    HTTPStreamTransport,
+    MultipartSubscriptionTransport,
+    SSETransport,
+)
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+from graphql_app.http.http_view import HTTPGraphQLView
 from graphql_app.http.view import GraphQLView
 
 
@@ -31,9 +36,6 @@ def parameters(function: Callable[..., Any]) -> list[str]:
 @pytest.mark.parametrize(
     ("owner", "name", "expected"),
     [
-        # Private: the view picks an HTTP request's stream transport from its headers.
-        (BaseView, "_get_stream_transport_from_headers", ["self", "headers"]),
-        (BaseView, "_get_stream_transport", ["self", "protocol"]),
         # Public hooks of the view.
         (
             AsyncBaseHTTPView,
@@ -65,13 +67,23 @@ def parameters(function: Callable[..., Any]) -> list[str]:
         (BaseGraphQLWSHandler, "send_data_message", ["self", "execution_result", "operation_id"]),
         (BaseGraphQLTransportWSHandler, "handle_message", ["self", "message"]),
         (BaseGraphQLTransportWSHandler, "handle_subscribe", ["self", "message"]),
-        # The stream framing overridden.
+        # The stream framing overridden, and which transport a request's Accept header picks.
+        (HTTPStreamTransport, "accepts", ["self", "accept"]),
         (SSETransport, "encode_event", ["self", "event", "data"]),
         (SSETransport, "encode_comment", ["self", "comment"]),
     ],
 )
 def test_overridden_hooks_keep_their_signature(owner: type, name: str, expected: list[str]) -> None:
     assert parameters(getattr(owner, name)) == expected
+
+
+def test_the_private_batch_check_the_view_overrides_is_still_called() -> None:
+    """No public hook runs between parsing a JSON array and building its operations:
+    http_view.py refuses empty batches and non-object items in `_validate_batch_request`."""
+    expected = ["self", "request_data", "protocol"]
+    assert parameters(BaseView._validate_batch_request) == expected
+    assert parameters(HTTPGraphQLView._validate_batch_request) == expected
+    assert "self._validate_batch_request(" in inspect.getsource(AsyncBaseHTTPView.parse_http_body)
 
 
 def test_the_view_plugs_in_through_class_attributes_strawberry_reads() -> None:

@@ -30,7 +30,6 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, GraphQLRequestProtocol
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.http.streaming import HTTPStreamTransport
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
@@ -48,7 +47,7 @@ from graphql_app.http.graphiql import graphiql_page
 from graphql_app.http.media_types import (
     APPLICATION_JSON,
     SSE,
-    StreamChoice,
+    StreamProtocol,
     choose_stream,
     negotiate,
 )
@@ -76,7 +75,6 @@ from graphql_app.schema.parsing import is_subscription
 from graphql_app.settings import Settings
 from graphql_app.time_limit import limit_until_first_write, outlive_request_limit
 
-ACCEPT_CACHE_SIZE = 256
 # GET and POST for GraphQL; PUT and DELETE for graphql-sse's single connection mode.
 ALLOW = "GET, POST, PUT, DELETE"
 log = logging.getLogger("graphql_app.http")
@@ -138,8 +136,13 @@ class HTTPGraphQLView(GraphQL[Context, None]):
         super().__init__(schema, **options)
         self.settings = settings
         self.query_cache = query_cache or LRUQueryCache(settings.apq_cache_size)
-        self._streams_by_accept: dict[str, StreamChoice] = {}
         self.reservations = Reservations()
+        # The streams served, by their transports' names ("sse", not "graphql-sse").
+        self.streams = {
+            transport.protocol
+            for name, transport in self.stream_transport_classes_by_protocol.items()
+            if name in self.protocols
+        }
 
     # -- the ASGI entry: time limit, refusals as GraphQL error bodies ------------
 
@@ -213,7 +216,10 @@ class HTTPGraphQLView(GraphQL[Context, None]):
                 raise HTTPException(400, "The operationId query parameter is missing")
             await reserved.stop(operation_id)
             return Response(status_code=200)
-        if request.method == "GET" and self._stream_choice(request.headers).preferred == SSE:
+        if (
+            request.method == "GET"
+            and choose_stream(request.headers.get("accept")).preferred == SSE
+        ):
             if reserved.connected:
                 raise HTTPException(409, "The event stream of this reservation is already open")
             return self.reservations.event_stream(reserved, dict(LFSSETransport.headers))
@@ -280,29 +286,15 @@ class HTTPGraphQLView(GraphQL[Context, None]):
 
     # -- parsing -------------------------------------------------------------------
 
-    # Pinned private hook (tests/test_strawberry_hooks.py): Strawberry picks the
-    # request's stream transport here, from the Accept header alone.
-    def _get_stream_transport_from_headers(self, headers: Any) -> HTTPStreamTransport | None:
-        preferred = self._stream_choice(headers).preferred
-        return None if preferred is None else self._get_stream_transport(preferred)
+    def _subscription_stream(self, headers: Any) -> StreamProtocol | None:
+        """The stream a subscription goes out on: the best one the client accepts.
 
-    def _stream_choice(self, headers: Any) -> StreamChoice:
-        # Clients send few distinct Accept values: parse each once.
-        accept = headers.get("accept") or ""
-        try:
-            return self._streams_by_accept[accept]
-        except KeyError:
-            pass
-        choice = choose_stream(accept)
-        if len(self._streams_by_accept) >= ACCEPT_CACHE_SIZE:
-            self._streams_by_accept.clear()  # arbitrary clients: keep it bounded
-        self._streams_by_accept[accept] = choice
-        return choice
-
-    def _subscription_stream(self, headers: Any) -> HTTPStreamTransport | None:
-        """The stream a subscription goes out on: the best one the client accepts."""
-        acceptable = self._stream_choice(headers).acceptable
-        return None if acceptable is None else self._get_stream_transport(acceptable)
+        (Any other operation streams only when the client prefers a stream to JSON:
+        Strawberry asks each transport whether it `accepts` the Accept header,
+        streams.py.)
+        """
+        acceptable = choose_stream(headers.get("accept")).acceptable
+        return acceptable if acceptable in self.streams else None
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson: fast, strict UTF-8, and a nesting limit (raises JSONDecodeError, a 400).
@@ -317,6 +309,9 @@ class HTTPGraphQLView(GraphQL[Context, None]):
             raise HTTPException(400, "Expected a JSON object (or, for a batch, an array of them)")
         return value
 
+    # Private, pinned in tests/test_strawberry_hooks.py: no public hook runs between
+    # parsing a JSON array and building its operations (which fails on a non-object).
+    # The schema's batching_config (its public setting) is checked too, by super().
     def _validate_batch_request(
         self, request_data: list[Any], protocol: GraphQLRequestProtocol
     ) -> None:
@@ -340,8 +335,10 @@ class HTTPGraphQLView(GraphQL[Context, None]):
         headers = request.headers
         if self.settings.csrf_prevention and not csrf.needs_preflight(headers):
             raise HTTPException(400, csrf.REFUSAL)
-        choice = self._stream_choice(headers)
-        if not choice.json and self._subscription_stream(headers) is None:
+        if (
+            not choose_stream(headers.get("accept")).json
+            and self._subscription_stream(headers) is None
+        ):
             raise HTTPException(406, NOT_ACCEPTABLE)
         data = await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:
@@ -367,7 +364,7 @@ class HTTPGraphQLView(GraphQL[Context, None]):
             and self._is_subscription(request_data)
             and (stream := self._subscription_stream(request_adapter.headers)) is not None
         ):
-            request_data.protocol = stream.protocol
+            request_data.protocol = stream
         return await super().execute_operation(
             request, request_adapter, request_data, context, root_value, sub_response
         )

@@ -14,6 +14,7 @@ a subscription streams whenever the client accepts a stream at all.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -116,6 +117,8 @@ class StreamChoice:
     json: bool
 
 
+# Clients send few distinct Accept values: each is parsed once (bounded: any client may send any).
+@functools.lru_cache(maxsize=256)
 def choose_stream(accept: str | None) -> StreamChoice:
     """Rank JSON against the streams by q-value, ties going to the first listed."""
     if accept is None or not accept.strip():

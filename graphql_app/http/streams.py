@@ -7,7 +7,12 @@
   `multipart/mixed; boundary="graphql"; subscriptionSpec="1.0"`, as Apollo
   Client expects (Strawberry sends a comma list with `application/json`).
 
-Both plug in through Strawberry's `stream_transport_classes_by_protocol`.
+Both plug in through Strawberry's `stream_transport_classes_by_protocol`,
+and both answer Strawberry's `accepts(accept)` by this package's content
+negotiation (media_types.py): Strawberry streams an operation over the
+transport that accepts the request's Accept header, so a transport accepts
+only when the client prefers it to JSON, by q-value. A subscription streams
+whenever the client accepts a stream at all: the view picks that one itself.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from strawberry.http.streaming import (
 )
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
+from graphql_app.http.media_types import choose_stream
+
 MULTIPART_CONTENT_TYPE = 'multipart/mixed; boundary="graphql"; subscriptionSpec="1.0"'
 
 
@@ -31,8 +38,15 @@ def sse_event(event: str, data: str = "") -> str:
     return f"event: {event}\ndata: {data}\n\n"
 
 
+def _preferred(transport: HTTPStreamTransport, accept: str) -> bool:
+    return choose_stream(accept).preferred == transport.protocol
+
+
 class LFSSETransport(SSETransport):
     """graphql-sse's distinct connections mode, with LF line endings."""
+
+    def accepts(self, accept: str) -> bool:
+        return _preferred(self, accept)
 
     def encode_event(self, event: str, data: str | None = None) -> str:
         return sse_event(event, data or "")
@@ -43,6 +57,9 @@ class LFSSETransport(SSETransport):
 
 class ApolloMultipartTransport(MultipartSubscriptionTransport):
     """Apollo's multipart subscriptions, under one valid Content-Type."""
+
+    def accepts(self, accept: str) -> bool:
+        return _preferred(self, accept)  # never for a query (choose_stream)
 
     @property
     def headers(self) -> Mapping[str, str]:
