@@ -11,21 +11,23 @@ read from the code under test.
 from __future__ import annotations
 
 import asyncio
+import enum
 import inspect
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import strawberry
-from graphql import GraphQLSchema, MiddlewareManager
-from strawberry.http.async_base_view import AsyncBaseHTTPView
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from graphql import GraphQLSchema, MiddlewareManager, parse
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
+from strawberry.types.enum import has_enum_definition
 from strawberry.types.field import StrawberryField
 
-from graphql_app.http.http_view import HTTPGraphQLView
 from graphql_app.http.websocket import TransportWSHandler
 from graphql_app.schema.execution import FastExecutor
 
@@ -143,19 +145,42 @@ def test_strawberry_schema_holds_the_graphql_core_schema() -> None:
     assert isinstance(strawberry.Schema(query=_Query)._schema, GraphQLSchema)
 
 
-# -- Strawberry's HTTP view: HTTPGraphQLView (http/http_view.py) ------------------------
+def test_strawberry_validation_adds_the_rules_bounded_validation_adds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """BoundedValidation (schema/limits.py) validates in Strawberry's place, with
+    graphql-core's `max_errors` and `hide_suggestions`, which Strawberry does not
+    pass: it adds the rules Strawberry's validation adds to the operation's."""
+    seen: list[tuple[Any, ...]] = []
+
+    def recording_validate(schema: Any, document: Any, rules: Any, *args: Any) -> list[Any]:
+        seen.append(tuple(rules))
+        return []
+
+    monkeypatch.setattr(strawberry.schema.schema, "validate", recording_validate)
+    graphql_schema = strawberry.Schema(query=_Query)._schema
+    validate_document(graphql_schema, parse("{ plain { name } }"), ())
+    assert seen == [(MaybeNullValidationRule, OneOfInputValidationRule)]
 
 
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("_get_stream_transport_from_headers", ["self", "headers"]),
-        ("_validate_batch_request", ["self", "request_data", "protocol"]),
-    ],
-)
-def test_strawberry_http_view_private_method(name: str, expected: list[str]) -> None:
-    assert parameters(getattr(AsyncBaseHTTPView, name)) == expected
-    assert parameters(getattr(HTTPGraphQLView, name)) == expected
+class _Kind(enum.Enum):
+    ONE = "ONE"
+
+
+def test_strawberry_enum_values_are_described_on_the_definition() -> None:
+    """schema/types.py describes the values of models.TodoEventKind, which has no
+    `strawberry.enum_value`, on the definition `strawberry.enum` gives it."""
+    strawberry.enum(_Kind)
+    assert has_enum_definition(_Kind)
+    [value] = _Kind.__strawberry_definition__.values
+    assert (value.name, value.description) == ("ONE", None)
+    value.description = "The first"
+
+    @strawberry.type
+    class Query:
+        kind: _Kind
+
+    assert '"""The first"""\n  ONE' in str(strawberry.Schema(query=Query))
 
 
 # -- Strawberry's graphql-transport-ws handler: TransportWSHandler (http/websocket.py) ---

@@ -88,6 +88,4 @@ class GraphQLView(HTTPGraphQLView):
         if refusal is not None:
             # graphql-ws (legacy) sends this payload as its connection_error;
             # graphql-transport-ws closes with 4403 and the reason (websocket.py).
-            raise ConnectionRejectionError(
-                {"message": refusal.message, "extensions": refusal.extensions}
-            )
+            raise ConnectionRejectionError(refusal.formatted)

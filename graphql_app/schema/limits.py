@@ -182,6 +182,7 @@ class BoundedValidation(SchemaExtension):
             # Large documents are validated afresh, so the cache stays small.
             cached = len(context.query or "") <= MAX_CACHED_QUERY
             check = self.check if cached else self.check.__wrapped__  # type: ignore[attr-defined]
+            # No public accessor for the graphql-core schema (pinned in test_library_hooks.py).
             context.pre_execution_errors = check(context.schema._schema, document, rules)
         yield
 
@@ -213,6 +214,8 @@ def bounded_validation(limits: QueryLimits) -> Callable[[], BoundedValidation]:
                     f" Allowed: {limits.max_field_repeats}"
                 )
             ]
+        # The rules Strawberry's own validation adds to the operation's (it cannot be
+        # given max_errors or hide_suggestions); tests/test_library_hooks.py pins the list.
         rules: tuple[type[ASTValidationRule], ...] = (
             *extension_rules,
             MaybeNullValidationRule,
