@@ -79,11 +79,7 @@ class Baseline:
     """The routes, over one storage and one token service, like create_app's."""
 
     def __init__(self, settings: Settings, storage: Storage | None = None) -> None:
-        self.storage = storage or open_storage(
-            settings.storage_url,
-            pool_size=settings.db_pool_size,
-            query_timeout=settings.db_query_timeout,
-        )
+        self.storage = storage or settings_storage(settings)
         self.tokens = TokenService(
             settings.secret_key,
             settings.jwt_issuer,
@@ -185,9 +181,17 @@ class Baseline:
         return await self._guarded(request, work)
 
 
-def create_app(settings: Settings | None = None, storage: Storage | None = None) -> Starlette:
-    """The baseline ASGI app; `storage` may be given by tests."""
-    baseline = Baseline(settings or load_settings(), storage)
+def settings_storage(settings: Settings) -> Storage:
+    """The storage of `settings`, opened as graphql_app's create_app opens it."""
+    return open_storage(
+        settings.storage_url,
+        pool_size=settings.db_pool_size,
+        query_timeout=settings.db_query_timeout,
+    )
+
+
+def app_with_health(storage: Storage, routes: list[Route]) -> Starlette:
+    """`routes` and GET /healthz, closing `storage` at shutdown."""
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -197,35 +201,43 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
         try:
             yield
         finally:
-            await baseline.storage.close()
+            await storage.close()
 
-    return Starlette(
-        routes=[
+    return Starlette(routes=[*routes, Route("/healthz", healthz)], lifespan=lifespan)
+
+
+def create_app(settings: Settings | None = None, storage: Storage | None = None) -> Starlette:
+    """The baseline ASGI app; `storage` may be given by tests."""
+    baseline = Baseline(settings or load_settings(), storage)
+    return app_with_health(
+        baseline.storage,
+        [
             Route("/todos", baseline.todos, methods=["GET"]),
             Route("/todos", baseline.create_todo, methods=["POST"]),
             Route("/todos/{todo_id}", baseline.update_todo, methods=["PATCH"]),
             Route("/todos/{todo_id}", baseline.delete_todo, methods=["DELETE"]),
             Route("/me", baseline.me, methods=["GET"]),
-            Route("/healthz", healthz),
         ],
-        lifespan=lifespan,
     )
 
 
-def main() -> None:
-    """Serve the baseline with uvicorn, with the options graphql_app's `serve` uses."""
+def serve(factory: str, description: str | None, default_port: int) -> None:
+    """Serve the app `factory` ("module:function") with uvicorn, as graphql_app's
+    `serve` does: one worker, uvloop and httptools, no server header; uvicorn's
+    access log stands for graphql_app's request log."""
     import logging
 
     import uvicorn
 
-    parser = argparse.ArgumentParser(prog="python -m bench.baseline_app", description=__doc__)
+    module = factory.partition(":")[0]
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--port", type=int, default=default_port)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     load_settings()  # fail fast on bad configuration, like graphql_app
     uvicorn.run(
-        "bench.baseline_app:create_app",
+        factory,
         factory=True,
         host=args.host,
         port=args.port,
@@ -233,6 +245,11 @@ def main() -> None:
         server_header=False,
         proxy_headers=False,
     )
+
+
+def main() -> None:
+    """Serve the baseline with uvicorn, with the options graphql_app's `serve` uses."""
+    serve("bench.baseline_app:create_app", __doc__, 8001)
 
 
 if __name__ == "__main__":
