@@ -2,7 +2,9 @@
 
 Scenario ids: a, b, c (reads), d (write mix), e (logIn), f (a user with
 1,000,000 todos, and the bulk mutations over 200,000). Targets: the REST
-baseline, graphql_app, and PostGraphile in its `edges` and `nodes` forms.
+baseline, graphql_app, PostGraphile in its `edges` and `nodes` forms, and the
+peers that serve graphql_app's own fields (Apollo Server, graphql-yoga, stock
+Strawberry), which are sent graphql_app's requests unchanged.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ BASELINE = "baseline"
 GRAPHQL_APP = "graphql_app"
 POSTGRAPHILE_EDGES = "postgraphile-edges"
 POSTGRAPHILE_NODES = "postgraphile-nodes"
+APOLLO = "apollo"
+YOGA = "yoga"
+STRAWBERRY_STOCK = "strawberry-stock"
+# Servers of graphql_app's schema (its read fields, same names and shapes).
+SAME_SCHEMA = (GRAPHQL_APP, APOLLO, YOGA, STRAWBERRY_STOCK)
+PEERS = (APOLLO, YOGA, STRAWBERRY_STOCK)
 
 
 def todos_query(first: int) -> str:
@@ -86,7 +94,7 @@ def read_call(scenario: str, target: str) -> HttpCall | None:
     if target == BASELINE:
         route = "/me" if scenario == "c" else "/todos"
         return HttpCall("GET", f"{route}?first={first}")
-    if target == GRAPHQL_APP:
+    if target in SAME_SCHEMA:
         query = me_query(first) if scenario == "c" else todos_query(first)
         return HttpCall.graphql(query)
     if target in (POSTGRAPHILE_EDGES, POSTGRAPHILE_NODES):

@@ -9,6 +9,7 @@ every thread of them, once they answer.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -23,6 +24,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRAPHILE_DIR = ROOT / "bench" / "postgraphile"
+APOLLO_DIR = ROOT / "bench" / "apollo"
+YOGA_DIR = ROOT / "bench" / "yoga"
+# The Node peers: their folder and the package whose presence says `npm ci` ran.
+NODE_PEERS = {"apollo": (APOLLO_DIR, "@apollo/server"), "yoga": (YOGA_DIR, "graphql-yoga")}
 SERVER_CORE = "0"
 LOAD_CORE = "1"
 
@@ -135,13 +140,12 @@ def graphql_app_server(
     )
 
 
-def baseline_server(name: str, env: dict[str, str], log_dir: Path) -> Server:
-    """bench/baseline_app.py under uvicorn, with graphql_app's serve options."""
+def _python_server(name: str, module: str, env: dict[str, str], log_dir: Path) -> Server:
+    """`python -m module --port N`, ready when /healthz answers."""
     port = free_port()
-    command = [sys.executable, "-m", "bench.baseline_app", "--port", str(port)]
     return Server(
         name=name,
-        command=command,
+        command=[sys.executable, "-m", module, "--port", str(port)],
         env=env,
         log_path=log_dir / f"{name.replace('/', '-')}.log",
         ready_call=("GET", "/healthz", None),
@@ -149,24 +153,75 @@ def baseline_server(name: str, env: dict[str, str], log_dir: Path) -> Server:
     )
 
 
-def postgraphile_problem() -> str | None:
-    """Why PostGraphile cannot run here (None when node is installed)."""
+def baseline_server(name: str, env: dict[str, str], log_dir: Path) -> Server:
+    """bench/baseline_app.py under uvicorn, with graphql_app's serve options."""
+    return _python_server(name, "bench.baseline_app", env, log_dir)
+
+
+def strawberry_stock_server(name: str, env: dict[str, str], log_dir: Path) -> Server:
+    """bench/strawberry_stock.py under uvicorn, with the REST baseline's options."""
+    return _python_server(name, "bench.strawberry_stock", env, log_dir)
+
+
+def node_problem(directory: Path, package: str) -> str | None:
+    """Why the Node server in `directory` cannot run here (None when it can).
+
+    Its packages come from its package-lock.json (`npm ci`), installed when
+    node_modules lacks `package` or was installed from another lock file (a
+    stamp in node_modules records the lock's hash).
+    """
     if shutil.which("node") is None:
-        return "node is not installed (apt-get install -y nodejs npm)"
-    if not (POSTGRAPHILE_DIR / "node_modules" / "postgraphile").is_dir():
+        return "node and npm are needed: node is not installed (apt-get install -y nodejs npm)"
+    lock = hashlib.sha256((directory / "package-lock.json").read_bytes()).hexdigest()
+    stamp = directory / "node_modules" / ".installed-from-lock"
+    installed = stamp.exists() and stamp.read_text().strip() == lock
+    if not installed or not (directory / "node_modules" / package).is_dir():
         if shutil.which("npm") is None:
-            return "npm is not installed (apt-get install -y npm)"
+            return "node and npm are needed: npm is not installed (apt-get install -y npm)"
         result = subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=POSTGRAPHILE_DIR,
+            cwd=directory,
             capture_output=True,
             text=True,
             timeout=300,
             check=False,
         )
         if result.returncode != 0:
-            return f"npm ci failed in bench/postgraphile:\n{result.stdout}{result.stderr}"
+            where = directory.relative_to(ROOT)
+            return f"npm ci failed in {where}:\n{result.stdout}{result.stderr}"
+        stamp.write_text(lock)
     return None
+
+
+def postgraphile_problem() -> str | None:
+    """Why PostGraphile cannot run here (None when node is installed)."""
+    return node_problem(POSTGRAPHILE_DIR, "postgraphile")
+
+
+def _node_server(
+    name: str, script: Path, env: dict[str, str], log_dir: Path, settings: dict[str, str]
+) -> Server:
+    """`node script` in production, told PORT and `settings` by its environment."""
+    port = free_port()
+    return Server(
+        name=name,
+        command=["node", str(script)],
+        env={**env, "NODE_ENV": "production", "PORT": str(port), **settings},
+        log_path=log_dir / f"{name.replace('/', '-')}.log",
+        # No token needed, and allowed with introspection off.
+        ready_call=("POST", "/graphql", b'{"query": "{ __typename }"}'),
+        port=port,
+    )
+
+
+def _token_settings(database_url: str, secret: str, audience: str, issuer: str) -> dict[str, str]:
+    """The database and graphql_app's token settings, as the Node servers read them."""
+    return {
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": secret,
+        "JWT_AUDIENCE": audience,
+        "JWT_ISSUER": issuer,
+    }
 
 
 def postgraphile_server(
@@ -181,22 +236,24 @@ def postgraphile_server(
     issuer: str,
 ) -> Server:
     """bench/postgraphile/server.js under node."""
-    port = free_port()
-    node_env = {
-        **env,
-        "NODE_ENV": "production",
-        "PORT": str(port),
-        "DATABASE_URL": database_url,
-        "JWT_SECRET": secret,
-        "JWT_AUDIENCE": audience,
-        "JWT_ISSUER": issuer,
-        "PG_ROLE": role,
-    }
-    return Server(
-        name=name,
-        command=["node", str(POSTGRAPHILE_DIR / "server.js")],
-        env=node_env,
-        log_path=log_dir / f"{name.replace('/', '-')}.log",
-        ready_call=("POST", "/graphql", b'{"query": "{ __typename }"}'),
-        port=port,
+    settings = _token_settings(database_url, secret, audience, issuer)
+    return _node_server(
+        name, POSTGRAPHILE_DIR / "server.js", env, log_dir, {**settings, "PG_ROLE": role}
     )
+
+
+def node_peer_server(
+    peer: str,
+    name: str,
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    database_url: str,
+    secret: str,
+    audience: str,
+    issuer: str,
+) -> Server:
+    """bench/apollo/server.js or bench/yoga/server.js (`peer`) under node."""
+    directory, _ = NODE_PEERS[peer]
+    settings = _token_settings(database_url, secret, audience, issuer)
+    return _node_server(name, directory / "server.js", env, log_dir, settings)

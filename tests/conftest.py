@@ -148,18 +148,10 @@ def redis_prefix() -> Iterator[str]:
 @pytest.fixture
 async def fresh_database_url() -> AsyncIterator[str]:
     """A new, empty PostgreSQL database on the test server, dropped afterwards."""
-    import asyncpg
+    from tests.postgres_backend import create_database, drop_database
 
-    from tests.backends import POSTGRES_URL
-
+    url = await create_database()
     try:
-        admin = await asyncpg.connect(POSTGRES_URL, timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc!r}")
-    name = f"t_{uuid.uuid4().hex}"
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+        yield url
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(url)

@@ -32,6 +32,26 @@ async def admin_connection() -> asyncpg.Connection[asyncpg.Record]:
         pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc!r}")
 
 
+async def create_database() -> str:
+    """The URL of a new, empty database on the test server (drop it with drop_database)."""
+    name = f"t_{uuid.uuid4().hex}"
+    admin = await admin_connection()
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+
+
+async def drop_database(url: str) -> None:
+    """Drop the database of create_database's `url`, whoever is still connected."""
+    admin = await admin_connection()
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 @asynccontextmanager
 async def fresh_schema() -> AsyncIterator[str]:
     """The name of a new, empty schema, dropped with everything in it afterwards."""

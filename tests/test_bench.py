@@ -7,25 +7,45 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from graphql import GraphQLObjectType, InputValueDefinitionNode, build_schema, print_ast
 
 from bench import data, load, profile, readme, report
 from bench.baseline_app import create_app as create_baseline
 from bench.measurements import Cell, RunResults
 from bench.runner import Config
-from bench.scenarios import BASELINE, GRAPHQL_APP, POSTGRAPHILE_EDGES, HttpCall, read_call
-from graphql_app.models import NewSession
+from bench.scenarios import (
+    BASELINE,
+    GRAPHQL_APP,
+    PEERS,
+    POSTGRAPHILE_EDGES,
+    STRAWBERRY_STOCK,
+    HttpCall,
+    read_call,
+)
+from bench.servers import (
+    NODE_PEERS,
+    Server,
+    graphql_app_server,
+    node_peer_server,
+    node_problem,
+    strawberry_stock_server,
+)
+from graphql_app.cursors import encode_cursor
+from graphql_app.models import NewSession, Position
+from graphql_app.security.tokens import TokenService
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage, open_storage
 from tests.conftest import TEST_SECRET
@@ -393,3 +413,257 @@ def test_render_readme_rewrites_the_block_without_running_anything(tmp_path: Pat
     assert readme.update(copy) is True
     assert copy.read_text(encoding="utf-8") == text
     assert readme.update(copy) is False
+
+
+# -- the peers: Apollo Server, graphql-yoga, stock Strawberry -------------------------
+
+
+def _fields_of(sdl: str) -> dict[str, dict[str, Any]]:
+    """Each object type's fields in `sdl`: type, and each argument's type and default."""
+
+    def argument(node: InputValueDefinitionNode) -> tuple[str, str | None]:
+        default = node.default_value
+        return print_ast(node.type), None if default is None else print_ast(default)
+
+    found: dict[str, dict[str, Any]] = {}
+    for name, kind in build_schema(sdl).type_map.items():
+        if isinstance(kind, GraphQLObjectType) and not name.startswith("__"):
+            found[name] = {
+                field_name: (
+                    str(field.type),
+                    {a: argument(arg.ast_node) for a, arg in field.args.items() if arg.ast_node},
+                )
+                for field_name, field in kind.fields.items()
+            }
+    return found
+
+
+def test_the_peers_serve_graphql_apps_fields_with_the_same_types_and_arguments() -> None:
+    from bench.strawberry_stock import schema as stock_schema
+
+    ours = _fields_of((ROOT / "schema.graphql").read_text())
+    node_sdl = (ROOT / "bench" / "node_shared" / "schema.graphql").read_text()
+    for peer in (node_sdl, stock_schema.as_str()):
+        theirs = _fields_of(peer)
+        assert {"Query", "User", "Todo", "TodoConnection", "TodoEdge", "PageInfo"} <= set(theirs)
+        for type_name, fields in theirs.items():
+            for field_name, (field_type, arguments) in fields.items():
+                our_type, our_arguments = ours[type_name][field_name]
+                assert field_type == our_type, f"{type_name}.{field_name}"
+                # A peer may leave arguments out (last, before, filter), not change one.
+                assert arguments == {a: our_arguments[a] for a in arguments}, field_name
+
+
+def _node_shared(expression: str) -> Any:
+    """The JSON of `expression` over bench/node_shared/todos_api.js's exports (as `api`)."""
+    if shutil.which("node") is None:
+        pytest.skip("node and npm are needed for the Node peers of the bench")
+    module = ROOT / "bench" / "node_shared" / "todos_api.js"
+    script = (
+        f"const api = require({json.dumps(str(module))}); console.log(JSON.stringify({expression}))"
+    )
+    done = subprocess.run(
+        ["node", "-e", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    return json.loads(done.stdout)
+
+
+def test_the_node_peers_send_graphql_apps_statements() -> None:
+    from graphql_app.storage._sql import USER_COLUMNS
+    from graphql_app.storage.postgres import PostgresStorage
+
+    sql = _node_shared("api.SQL")
+    for with_cursor in (False, True):
+        for with_count in (False, True):
+            assert (
+                sql["page"][with_cursor][with_count]
+                == PostgresStorage.pages[None, with_cursor, with_count, False]
+            )
+    assert sql["users"] == f"SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1::text[])"
+
+
+def test_the_node_peers_write_times_and_cursors_as_graphql_app() -> None:
+    # PostgreSQL's text of a timestamptz (TimeZone UTC) drops a zero fraction and
+    # trims trailing zeros; Python's isoformat() writes six digits or none.
+    texts = ["2024-01-01 10:00:00+00", "2024-01-01 10:00:00.12+00", "2024-01-01 10:00:00.000005+00"]
+    moments = [
+        datetime(2024, 1, 1, 10, tzinfo=UTC),
+        datetime(2024, 1, 1, 10, 0, 0, 120000, tzinfo=UTC),
+        datetime(2024, 1, 1, 10, 0, 0, 5, tzinfo=UTC),
+    ]
+    todos = [{"id": f"id{i}", "createdAt": text} for i, text in enumerate(texts)]
+    answer = _node_shared(
+        f"(() => {{ const todos = {json.dumps(todos)}; return {{"
+        "iso: todos.map((t) => api.isoTime(t.createdAt)),"
+        "cursors: todos.map(api.encodeCursor),"
+        "decoded: todos.map((t) => api.decodeCursor(api.encodeCursor(t))),"
+        "refused: ['', 'bm9wZQ', Buffer.from('p1:1x:a').toString('base64url')]"
+        ".map(api.decodeCursor) }; })()"
+    )
+    assert answer["iso"] == [moment.isoformat() for moment in moments]
+    expected = [encode_cursor(Position(m, f"id{i}")) for i, m in enumerate(moments)]
+    assert answer["cursors"] == expected
+    assert answer["decoded"] == [
+        [m.isoformat(timespec="microseconds"), f"id{i}"] for i, m in enumerate(moments)
+    ]
+    assert answer["refused"] == [None, None, None]
+
+
+PEER_SECRET = TEST_SECRET
+PAGING = (
+    "query Paging($after: String) { todos(first: 5, after: $after) { totalCount "
+    "pageInfo { hasNextPage hasPreviousPage startCursor endCursor } "
+    "edges { cursor node { id name isCompleted createdAt updatedAt } } } }"
+)
+
+
+@dataclass
+class PeerRig:
+    """graphql_app and each peer as real processes over one seeded PostgreSQL database."""
+
+    servers: dict[str, Server]
+    problems: dict[str, str]  # peers that cannot run here, and why
+    reader_id: str
+    token: str
+
+
+async def _seed_reader(url: str) -> str:
+    """The reader and its 200 todos, at times with and without fractions of a second."""
+    storage = open_storage(url, pool_size=2)
+    fractions = [0, 120_000, 5, 999_999, 123_456]
+    try:
+        session = NewSession("family", "hash", START + timedelta(days=1))
+        reader = await storage.create_user(data.READER_EMAIL, "Bench Reader", "x", session, START)
+        for i in range(data.TODO_COUNT):
+            moment = START + timedelta(seconds=i + 1, microseconds=fractions[i % 5])
+            await storage.create_todo(reader.id, f"Todo {i}", i % 3 == 0, moment)
+        return reader.id
+    finally:
+        await storage.close()
+
+
+@pytest.fixture(scope="module")
+def peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PeerRig]:
+    from tests.postgres_backend import create_database, drop_database
+
+    url = asyncio.run(create_database())
+    logs = tmp_path_factory.mktemp("peers")
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "production",
+        "SECRET_KEY": PEER_SECRET,
+        "DATABASE_URL": url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    settings = Settings(secret_key=PEER_SECRET)
+    servers: dict[str, Server] = {}
+    try:
+        data.migrate(url, env)
+        reader_id = asyncio.run(_seed_reader(url))
+        servers[GRAPHQL_APP] = graphql_app_server("graphql_app", env, logs, pin=False)
+        servers[STRAWBERRY_STOCK] = strawberry_stock_server("stock", env, logs)
+        problems: dict[str, str] = {}
+        for peer, (directory, package) in NODE_PEERS.items():
+            problem = node_problem(directory, package)
+            if problem:
+                problems[peer] = problem
+                continue
+            servers[peer] = node_peer_server(
+                peer,
+                peer,
+                env,
+                logs,
+                database_url=url,
+                secret=PEER_SECRET,
+                audience=settings.jwt_audience,
+                issuer=settings.jwt_issuer,
+            )
+        for server in servers.values():
+            server.core = None  # tests leave the cores to the scheduler
+            server.start()
+        for server in servers.values():
+            server.wait_ready()
+        yield PeerRig(servers, problems, reader_id, data.access_token(settings, reader_id))
+    finally:
+        for server in servers.values():
+            server.stop()
+        asyncio.run(drop_database(url))
+
+
+def _peer(rig: PeerRig, kind: str) -> Server:
+    problem = rig.problems.get(kind)
+    if problem is not None:
+        if problem.startswith("npm ci failed"):
+            pytest.fail(problem)
+        pytest.skip(f"{kind}: {problem}")
+    return rig.servers[kind]
+
+
+def _post(
+    server: Server, body: bytes, authorization: str | None, statuses: tuple[int, ...] = (200,)
+) -> Any:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    answer = httpx.post(server.url + "/graphql", content=body, headers=headers, timeout=30)
+    assert answer.status_code in statuses, answer.text
+    return answer.json()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.parametrize("kind", PEERS)
+def test_each_peer_answers_the_read_scenarios_with_graphql_apps_json(
+    peers: PeerRig, kind: str
+) -> None:
+    peer = _peer(peers, kind)
+    ours = peers.servers[GRAPHQL_APP]
+    bearer = f"Bearer {peers.token}"
+    for scenario in ("a", "b", "c"):
+        body = _call(scenario, kind).body or b""
+        expected = _post(ours, _call(scenario, GRAPHQL_APP).body or b"", bearer)
+        assert "errors" not in expected
+        assert _post(peer, body, bearer) == expected, scenario
+    # A page after a cursor: the cursor's statement, pageInfo and the fractions of seconds.
+    first = _post(ours, _call("a", GRAPHQL_APP).body or b"", bearer)
+    cursor = first["data"]["todos"]["edges"][2]["cursor"]
+    paging = json.dumps({"query": PAGING, "variables": {"after": cursor}}).encode()
+    expected = _post(ours, paging, bearer)
+    assert expected["data"]["todos"]["pageInfo"]["hasPreviousPage"] is True
+    assert _post(peer, paging, bearer) == expected
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.parametrize("kind", PEERS)
+def test_each_peer_refuses_bad_tokens_and_introspection_as_graphql_app_does(
+    peers: PeerRig, kind: str
+) -> None:
+    peer = _peer(peers, kind)
+    ours = peers.servers[GRAPHQL_APP]
+    settings = Settings(secret_key=PEER_SECRET)
+    now = datetime.now(UTC)
+    elsewhere = TokenService(PEER_SECRET, settings.jwt_issuer, "another-audience", 600, 600)
+    impostor = TokenService(PEER_SECRET, "another-issuer", settings.jwt_audience, 600, 600)
+    expired = TokenService(PEER_SECRET, settings.jwt_issuer, settings.jwt_audience, 1, 1)
+    refused = {
+        "none": None,
+        "forged": f"Bearer {peers.token}x",
+        "audience": f"Bearer {elsewhere.issue_access(peers.reader_id, now)[0]}",
+        "issuer": f"Bearer {impostor.issue_access(peers.reader_id, now)[0]}",
+        "expired": f"Bearer {expired.issue_access(peers.reader_id, now - timedelta(hours=1))[0]}",
+    }
+    body = _call("a", kind).body or b""
+    for case, authorization in refused.items():
+        expected = _post(ours, body, authorization)
+        answer = _post(peer, body, authorization)
+        assert answer["data"] is None, case
+        assert [(e["message"], e["extensions"]) for e in answer["errors"]] == [
+            (e["message"], e["extensions"]) for e in expected["errors"]
+        ], case
+    # Production settings: introspection off, as graphql_app's in production.
+    introspection = json.dumps({"query": "{ __schema { types { name } } }"}).encode()
+    assert "errors" in _post(ours, introspection, f"Bearer {peers.token}")
+    # Apollo Server answers a document that fails validation with 400.
+    answer = _post(peer, introspection, f"Bearer {peers.token}", (200, 400))
+    assert "errors" in answer and not answer.get("data"), answer
