@@ -1,4 +1,5 @@
-"""`python -m bench` (`make bench`): graphql_app beside a REST baseline and PostGraphile.
+"""`python -m bench` (`make bench`): graphql_app beside a REST baseline, PostGraphile and
+the peers a team would pick instead (Apollo Server, graphql-yoga, stock Strawberry).
 
 Starts every compared server as a real process on core 0, drives each with
 wrk on core 1, round after round, and writes bench/results/latest.{json,md}
@@ -74,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated, from sqlite,postgres (default both)",
     )
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
+    parser.add_argument(
+        "--no-peers",
+        action="store_true",
+        help="leave out Apollo Server, graphql-yoga and stock Strawberry (about 2.5 min)",
+    )
     return parser
 
 
@@ -84,6 +90,7 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Co
         scenarios=args.scenarios,
         backends=args.backends,
         profile=not args.no_profile,
+        peers=not args.no_peers,
         quick=args.quick,
     )
     if args.quick:

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.report import BACKEND_NAMES, RESULTS_DIR, latest_name
-from bench.scenarios import BASELINE, GRAPHQL_APP, POSTGRAPHILE_EDGES
+from bench.report import BACKEND_NAMES, RESULTS_DIR, latest_name, server_name
+from bench.scenarios import BASELINE, GRAPHQL_APP, PEERS, POSTGRAPHILE_EDGES
 from bench.servers import ROOT
 
 README = ROOT / "README.md"
@@ -122,6 +122,11 @@ def render(results: dict[str, Any]) -> str:
         f"{_cells(_ratio(results, 'a', GRAPHQL_APP, BASELINE), 'median', '.2f')} |",
         "| ÷ PostGraphile 4 (`edges` form) | "
         f"{_cells(_ratio(results, 'a', GRAPHQL_APP, POSTGRAPHILE_EDGES), 'median', '.2f')} |",
+        *(
+            f"| ÷ {server_name(peer)} (same fields and tables) | "
+            f"{_cells(_ratio(results, 'a', GRAPHQL_APP, peer), 'median', '.2f')} |"
+            for peer in PEERS
+        ),
         f"| p99 at {config['rate']:g} requests/s, beside {config['login_connections']} clients "
         "logging in | "
         f"{_cells(_by_backend(results['login']), 'page_p99_beside_login_ms', '.1f', ' ms')} |",

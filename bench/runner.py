@@ -32,20 +32,26 @@ from bench.scenarios import (
     CLEAR_COMPLETED,
     FIRST,
     GRAPHQL_APP,
+    PEERS,
     POSTGRAPHILE_EDGES,
     POSTGRAPHILE_NODES,
     SET_ALL_COMPLETED,
+    STRAWBERRY_STOCK,
     HttpCall,
     log_in_call,
     read_call,
 )
 from bench.servers import (
+    NODE_PEERS,
     ROOT,
     Server,
     baseline_server,
     graphql_app_server,
+    node_peer_server,
+    node_problem,
     postgraphile_problem,
     postgraphile_server,
+    strawberry_stock_server,
 )
 from graphql_app.settings import Settings
 
@@ -75,6 +81,8 @@ class Config:
     bcrypt_rounds: int = 12
     profile_duration: int = 5
     profile: bool = True
+    # Apollo Server, graphql-yoga and stock Strawberry beside graphql_app on PostgreSQL.
+    peers: bool = True
     scenarios: tuple[str, ...] = SCENARIO_IDS
     backends: tuple[str, ...] = BACKENDS
     quick: bool = False
@@ -227,6 +235,8 @@ class Run:
                         issuer=self.settings.jwt_issuer,
                     )
                     by_kind[POSTGRAPHILE_EDGES] = by_kind[POSTGRAPHILE_NODES] = pg
+            if backend == "postgres" and {"a", "b", "c"} & set(wanted) and self.config.peers:
+                by_kind.update(self._peer_servers(env, logs, dataset.url))
             self.servers += list(dict.fromkeys(by_kind.values()))
             for scenario in wanted:
                 for kind, server in by_kind.items():
@@ -247,6 +257,26 @@ class Run:
         page_call = read_call("a", GRAPHQL_APP)
         assert page_call is not None
         (bodies / "page.json").write_bytes(page_call.body or b"")
+
+    def _peer_servers(self, env: dict[str, str], logs: Path, url: str) -> dict[str, Server]:
+        """The peers that can run here, by kind; the others are skipped with the reason."""
+        peers = {STRAWBERRY_STOCK: strawberry_stock_server("strawberry-stock/postgres", env, logs)}
+        for peer, (directory, package) in NODE_PEERS.items():
+            problem = node_problem(directory, package)
+            if problem:
+                self.skip(report.server_name(peer), problem)
+                continue
+            peers[peer] = node_peer_server(
+                peer,
+                f"{peer}/postgres",
+                env,
+                logs,
+                database_url=url,
+                secret=self.secret,
+                audience=self.settings.jwt_audience,
+                issuer=self.settings.jwt_issuer,
+            )
+        return peers
 
     def _read_target(
         self, scenario: str, dataset: data.Dataset, kind: str, server: Server, bodies: Path
@@ -295,17 +325,27 @@ class Run:
                 continue
             answers[target.scenario, target.backend, target.kind] = body
         for (scenario, backend, kind), body in answers.items():
-            if kind != GRAPHQL_APP:
+            if kind != GRAPHQL_APP and kind not in PEERS:
                 continue
             other = answers.get((scenario, backend, BASELINE))
-            if other is not None:
-                self.results.same_json.append(
-                    {"scenario": scenario, "backend": backend, "same": body == other}
+            if other is None:
+                continue
+            same = body == other
+            self.results.same_json.append(
+                {"scenario": scenario, "backend": backend, "server": kind, "same": same}
+            )
+            if same:
+                continue
+            if kind == GRAPHQL_APP:
+                self.results.notes.append(
+                    f"({scenario}) on {backend}: the baseline's JSON differs from graphql_app's"
                 )
-                if body != other:
-                    self.results.notes.append(
-                        f"({scenario}) on {backend}: the baseline's JSON differs from graphql_app's"
-                    )
+                continue
+            # A peer that answers something else does other work: no ratio for it.
+            for target in list(self.targets):
+                if (target.scenario, target.backend, target.kind) == (scenario, backend, kind):
+                    self.targets.remove(target)
+                    self.skip(target.label, "its JSON differs from the baseline's")
 
     # -- measuring --------------------------------------------------------------
 
@@ -359,10 +399,13 @@ class Run:
             warmup=warmup,
         )
 
+    def _fixed_rate_targets(self) -> list[Target]:
+        """(a) on every server but the peers: the latency targets are graphql_app's, and
+        the peers' fixed-rate cells would cost about a minute of the run."""
+        return [t for t in self.targets if t.scenario == "a" and t.kind not in PEERS]
+
     def fixed_rate(self, round_no: int) -> None:
-        for target in self.targets:
-            if target.scenario != "a":
-                continue
+        for target in self._fixed_rate_targets():
             run = self._open_loop_run(
                 target.server.url,
                 target,
@@ -563,7 +606,7 @@ class Run:
             self.say("counting storage round trips in-process (first=5 vs first=100)")
             self.count_round_trips()
         self.plan_servers()
-        open_cells = sum(1 for t in self.targets if t.scenario == "a")
+        open_cells = len(self._fixed_rate_targets())
         estimate = self.config.estimate_seconds(len(self.targets), open_cells)
         self.say(
             f"{len(self.targets)} measurements a round, {self.config.rounds} rounds: "

@@ -418,6 +418,32 @@ def test_render_readme_rewrites_the_block_without_running_anything(tmp_path: Pat
 # -- the peers: Apollo Server, graphql-yoga, stock Strawberry -------------------------
 
 
+def test_the_ratio_table_and_readme_give_graphql_app_over_each_peer(tmp_path: Path) -> None:
+    from bench.__main__ import parse_args
+
+    measured = _measured()
+    ours = next(
+        c for c in measured.closed_loop if (c.backend, c.server) == ("postgres", GRAPHQL_APP)
+    )
+    for n, peer in enumerate(PEERS, 1):  # 1/2, 1/3, 1/4 of graphql_app's rate each round
+        rounds = [_wrk_round(r["round"], r["rps"] / (n + 1)) for r in ours.rounds]
+        measured.closed_loop.append(Cell("a", "postgres", peer, rounds))
+    written = json.loads(json.dumps(report.write(measured, tmp_path), default=str))
+    ratios = {r["ratio"]: r for r in written["ratios"] if r["target"] == "5"}
+    assert [ratios[f"{GRAPHQL_APP} ÷ {peer} (requests/s)"]["median"] for peer in PEERS] == [
+        2,
+        3,
+        4,
+    ]
+    table = (tmp_path / "latest.md").read_text()
+    assert "| (a) | PostgreSQL | graphql-yoga 5 | 300 |" in table
+    block = readme.render(written)
+    assert "| ÷ Apollo Server 5 (same fields and tables) | — | 2.00 |" in block
+    assert "| ÷ stock Strawberry (same fields and tables) | — | 4.00 |" in block
+    assert parse_args([]).peers is True
+    assert parse_args(["--no-peers"]).peers is False
+
+
 def _fields_of(sdl: str) -> dict[str, dict[str, Any]]:
     """Each object type's fields in `sdl`: type, and each argument's type and default."""
 
