@@ -109,8 +109,9 @@ OPERATION_NAME_REQUIRED = "Must provide operation name if query contains multipl
 
 def _provided_operation_name(context: ExecutionContext) -> str | None:
     """The request's operationName. Strawberry's public `operation_name` falls back to
-    the first operation's name, so read what it was given (a test pins the attribute;
-    were it renamed, a document of several operations would be refused, never guessed)."""
+    the first operation's name, so read what it was given (tests/test_hostile_requests.py
+    pins the attribute; were it renamed, a document of several operations would be
+    refused, never guessed)."""
     name = getattr(context, "_provided_operation_name", None)
     return name if isinstance(name, str) else None
 
