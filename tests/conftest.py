@@ -1,11 +1,12 @@
-"""Fixtures: a fresh storage per test on each chosen backend, the app, clients."""
+"""Fixtures: a fresh storage per test on each chosen backend, the app, clients, live servers.
+
+Helpers that are not fixtures live in tests/support/.
+"""
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -16,13 +17,16 @@ from graphql_app.app import create_app
 from graphql_app.events.memory import InProcessEventBus
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
-from tests.backends import ALL_BACKENDS, REDIS_URL, backend_factory
-from tests.graphql_client import GraphQLClient
+from tests.support.backends import ALL_BACKENDS, backend_factory, redis_key_prefix
+from tests.support.clock import Clock
+from tests.support.environment import TEST_SECRET, sqlite_env
+from tests.support.graphql_client import GraphQLClient
+from tests.support.live_server import LiveServer, live_server
+from tests.support.postgres_backend import fresh_database
+from tests.support.two_instances import two_instances
 
 # The `proxy` and `schema` fixtures of the PostgreSQL tests.
-pytest_plugins = ["tests.postgres_proxy"]
-
-TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+pytest_plugins = ["tests.support.postgres_proxy"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,21 +58,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(
             "sql_backend", [pytest.param(n, marks=marks.get(n, [])) for n in names]
         )
-
-
-class Clock:
-    """A clock the tests move by hand: time travel instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        # Each reading advances 1 µs, like a real clock: creation times stay distinct.
-        self.now += timedelta(microseconds=1)
-        return self.now
-
-    def travel(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
@@ -115,43 +104,31 @@ def gql(http: httpx.AsyncClient) -> GraphQLClient:
     return GraphQLClient(http)
 
 
-def require_redis() -> str:
-    """REDIS_URL (db 15) once the server answers; skips the test, saying why, when not."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        client.ping()
-    except (redis.RedisError, OSError) as exc:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {exc!r}")
-    finally:
-        client.close()
-    return REDIS_URL
-
-
 @pytest.fixture
 def redis_prefix() -> Iterator[str]:
     """A Redis key prefix of this test's own; its keys are deleted afterwards (never FLUSHALL)."""
-    import redis
-
-    url = require_redis()
-    prefix = f"test-{uuid.uuid4().hex}"
-    yield prefix
-    client = redis.Redis.from_url(url)
-    try:
-        for key in client.scan_iter(match=f"{prefix}:*"):
-            client.delete(key)
-    finally:
-        client.close()
+    with redis_key_prefix() as prefix:
+        yield prefix
 
 
 @pytest.fixture
-async def fresh_database_url() -> AsyncIterator[str]:
+def fresh_database_url() -> Iterator[str]:
     """A new, empty PostgreSQL database on the test server, dropped afterwards."""
-    from tests.postgres_backend import create_database, drop_database
-
-    url = await create_database()
-    try:
+    with fresh_database() as url:
         yield url
-    finally:
-        await drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real `python -m graphql_app serve` on a SQLite file, one per test module;
+    a module that needs other settings defines its own `server`."""
+    workdir = tmp_path_factory.mktemp("server")
+    with live_server(workdir, sqlite_env(workdir, "server")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two real instances sharing a new PostgreSQL database and Redis, one pair per module."""
+    with two_instances(tmp_path_factory.mktemp("instances")) as pair:
+        yield pair

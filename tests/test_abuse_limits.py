@@ -18,9 +18,10 @@ import pytest
 from graphql_app.app import create_app
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
-from tests.backends import sqlite_backend
-from tests.conftest import TEST_SECRET, Clock
-from tests.graphql_client import (
+from tests.support.backends import sqlite_backend
+from tests.support.clock import Clock
+from tests.support.environment import TEST_SECRET
+from tests.support.graphql_client import (
     PASSWORD,
     SIGN_UP,
     TODOS_PAGE,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
-from tests.conftest import Clock
-from tests.graphql_client import LOG_IN, PASSWORD, SIGN_UP, GraphQLClient, sign_up
+from tests.support.clock import Clock
+from tests.support.graphql_client import LOG_IN, PASSWORD, SIGN_UP, GraphQLClient, sign_up
 
 ME = "{ me { id email fullname } }"
 REFRESH = """

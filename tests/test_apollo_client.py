@@ -26,8 +26,14 @@ from typing import Any
 import pytest
 
 from tests.js.node import run_node
-from tests.live_server import LiveServer, live_server, sqlite_env
-from tests.subscribing_clients import SETUPS, created_updated_deleted, lifecycle, server_pair
+from tests.support.environment import sqlite_env
+from tests.support.live_server import LiveServer, live_server
+from tests.support.subscribing_clients import (
+    SETUPS,
+    created_updated_deleted,
+    lifecycle,
+    server_pair,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -143,13 +149,6 @@ def test_every_refresh_succeeds_one_at_a_time(expiry: dict[str, Any]) -> None:
     # new token; no refresh token was used twice (that would revoke the login).
     assert len(expiry["refreshes"]) >= 3
     assert all(refresh["reasons"] == [] for refresh in expiry["refreshes"])
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    workdir = tmp_path_factory.mktemp("apollo-bulk")
-    with live_server(workdir, sqlite_env(workdir, "apollo-bulk")) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

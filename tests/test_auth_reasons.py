@@ -8,17 +8,17 @@ connection_init refusals (a real uvicorn process, both protocols).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import httpx
 import jwt
 import pytest
 
 from graphql_app.errors import AuthReason
-from tests.conftest import TEST_SECRET, Clock
-from tests.graphql_client import LOG_IN, PASSWORD, GraphQLClient, Result, sign_up
-from tests.live_server import LiveServer, live_server
-from tests.ws_client import LEGACY_WS, PROTOCOLS, authenticated, connect, until_live
+from tests.support.clock import Clock
+from tests.support.environment import TEST_SECRET
+from tests.support.graphql_client import LOG_IN, PASSWORD, GraphQLClient, Result, sign_up
+from tests.support.live_server import LiveServer
+from tests.support.ws_client import LEGACY_WS, PROTOCOLS, authenticated, connect, until_live
 
 ME = "{ me { id } }"
 DELETE_ACCOUNT = "mutation D($p: String!) { deleteAccount(password: $p) }"
@@ -116,20 +116,6 @@ async def test_a_deleted_accounts_token_is_token_revoked(gql: GraphQLClient) -> 
     account = await sign_up(gql, "deleted@example.com")
     assert (await gql(DELETE_ACCOUNT, {"p": PASSWORD}, token=account.token)).ok()
     assert reasons(await gql(ME, token=account.token)) == unauthenticated(AuthReason.TOKEN_REVOKED)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    workdir = tmp_path_factory.mktemp("reasons")
-    env = {
-        "DATABASE_URL": f"sqlite:///{workdir}/reasons.db",
-        "SECRET_KEY": TEST_SECRET,
-        "BCRYPT_ROUNDS": "4",
-        "AUTH_RATE_LIMIT": "",
-        "LOGIN_ACCOUNT_RATE_LIMIT": "",
-    }
-    with live_server(workdir, env) as running:
-        yield running
 
 
 @pytest.mark.slow

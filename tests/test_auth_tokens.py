@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from tests.conftest import TEST_SECRET, Clock
-from tests.graphql_client import GraphQLClient, sign_up
+from tests.support.clock import Clock
+from tests.support.environment import TEST_SECRET
+from tests.support.graphql_client import GraphQLClient, sign_up
 
 ME = "{ me { id } }"
 

@@ -48,8 +48,9 @@ from graphql_app.models import NewSession, Position
 from graphql_app.security.tokens import TokenService
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage, open_storage
-from tests.conftest import TEST_SECRET
-from tests.live_server import ROOT, LiveServer, live_server
+from tests.support.environment import TEST_SECRET, server_env
+from tests.support.live_server import ROOT, LiveServer, live_server
+from tests.support.postgres_backend import fresh_database
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -154,8 +155,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
     """graphql_app over real HTTP, seeded like the bench: (server, reader's, writer's token)."""
     workdir = tmp_path_factory.mktemp("bench")
     url = f"sqlite:///{workdir}/bench.db"
-    env = {"DATABASE_URL": url, "SECRET_KEY": TEST_SECRET, "BCRYPT_ROUNDS": "4"}
-    with live_server(workdir, env) as running:
+    with live_server(workdir, server_env(url)) as running:
         reader_id, writer_id = asyncio.run(data.seed(url, data.password_hash(4)))
         settings = Settings(secret_key=TEST_SECRET)
         yield (
@@ -570,50 +570,47 @@ async def _seed_reader(url: str) -> str:
 
 @pytest.fixture(scope="module")
 def peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PeerRig]:
-    from tests.postgres_backend import create_database, drop_database
-
-    url = asyncio.run(create_database())
-    logs = tmp_path_factory.mktemp("peers")
-    env = {
-        **os.environ,
-        "ENVIRONMENT": "production",
-        "SECRET_KEY": PEER_SECRET,
-        "DATABASE_URL": url,
-        "PYTHONUNBUFFERED": "1",
-    }
-    settings = Settings(secret_key=PEER_SECRET)
-    servers: dict[str, Server] = {}
-    try:
-        data.migrate(url, env)
-        reader_id = asyncio.run(_seed_reader(url))
-        servers[GRAPHQL_APP] = graphql_app_server("graphql_app", env, logs, pin=False)
-        servers[STRAWBERRY_STOCK] = strawberry_stock_server("stock", env, logs)
-        problems: dict[str, str] = {}
-        for peer, (directory, package) in NODE_PEERS.items():
-            problem = node_problem(directory, package)
-            if problem:
-                problems[peer] = problem
-                continue
-            servers[peer] = node_peer_server(
-                peer,
-                peer,
-                env,
-                logs,
-                database_url=url,
-                secret=PEER_SECRET,
-                audience=settings.jwt_audience,
-                issuer=settings.jwt_issuer,
-            )
-        for server in servers.values():
-            server.core = None  # tests leave the cores to the scheduler
-            server.start()
-        for server in servers.values():
-            server.wait_ready()
-        yield PeerRig(servers, problems, reader_id, data.access_token(settings, reader_id))
-    finally:
-        for server in servers.values():
-            server.stop()
-        asyncio.run(drop_database(url))
+    with fresh_database() as url:
+        logs = tmp_path_factory.mktemp("peers")
+        env = {
+            **os.environ,
+            "ENVIRONMENT": "production",
+            "SECRET_KEY": PEER_SECRET,
+            "DATABASE_URL": url,
+            "PYTHONUNBUFFERED": "1",
+        }
+        settings = Settings(secret_key=PEER_SECRET)
+        servers: dict[str, Server] = {}
+        try:
+            data.migrate(url, env)
+            reader_id = asyncio.run(_seed_reader(url))
+            servers[GRAPHQL_APP] = graphql_app_server("graphql_app", env, logs, pin=False)
+            servers[STRAWBERRY_STOCK] = strawberry_stock_server("stock", env, logs)
+            problems: dict[str, str] = {}
+            for peer, (directory, package) in NODE_PEERS.items():
+                problem = node_problem(directory, package)
+                if problem:
+                    problems[peer] = problem
+                    continue
+                servers[peer] = node_peer_server(
+                    peer,
+                    peer,
+                    env,
+                    logs,
+                    database_url=url,
+                    secret=PEER_SECRET,
+                    audience=settings.jwt_audience,
+                    issuer=settings.jwt_issuer,
+                )
+            for server in servers.values():
+                server.core = None  # tests leave the cores to the scheduler
+                server.start()
+            for server in servers.values():
+                server.wait_ready()
+            yield PeerRig(servers, problems, reader_id, data.access_token(settings, reader_id))
+        finally:
+            for server in servers.values():
+                server.stop()
 
 
 def _peer(rig: PeerRig, kind: str) -> Server:

@@ -86,7 +86,8 @@ def test_a_bad_log_level_is_one_line(tmp_path: Path) -> None:
 def test_log_level_applies_to_the_served_app(tmp_path: Path) -> None:
     import httpx
 
-    from tests.live_server import live_server, sqlite_env
+    from tests.support.environment import sqlite_env
+    from tests.support.live_server import live_server
 
     query = {"query": "{ __typename }"}
     for level, logged in (("INFO", True), ("WARNING", False)):

@@ -13,35 +13,21 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.graphql_client import GraphQLClient, sign_up
 from tests.js.node import run_node
-from tests.live_server import LiveServer, live_server, sqlite_env
-from tests.test_clients_ws import assert_the_flow
-from tests.two_instances import two_instances
+from tests.support.graphql_client import GraphQLClient, sign_up
+from tests.support.live_server import LiveServer
+from tests.support.subscribing_clients import assert_the_flow
 
 pytestmark = pytest.mark.slow
 
 TOKEN = "x-graphql-event-stream-token"
 EVENTS = "subscription { todoEvents { kind todoId } }"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    workdir = tmp_path_factory.mktemp("clients-sse")
-    with live_server(workdir, sqlite_env(workdir, "clients-sse")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer]]:
-    with two_instances(tmp_path_factory.mktemp("clients-sse-pair")) as pair:
-        yield pair
 
 
 @pytest.mark.parametrize("mode", ["distinct", "single"])

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,9 @@ from gql.transport.websockets import WebsocketsTransport
 
 # --- end README ---
 from tests.js.node import run_node
-from tests.live_server import LiveServer, live_server, sqlite_env
-from tests.test_readme_clients import lines, readme_section
-from tests.two_instances import two_instances
+from tests.support.live_server import LiveServer
+from tests.support.readme import lines, readme_section
+from tests.support.subscribing_clients import assert_the_flow
 
 pytestmark = pytest.mark.slow
 
@@ -37,38 +37,8 @@ PASSWORD = "correct horse battery"
 EVENTS = "subscription Events { todoEvents { kind todoId todo { id name isCompleted } } }"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    workdir = tmp_path_factory.mktemp("clients-ws")
-    with live_server(workdir, sqlite_env(workdir, "clients-ws")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer]]:
-    with two_instances(tmp_path_factory.mktemp("clients-ws-pair")) as pair:
-        yield pair
-
-
 def graphql_url(server: LiveServer) -> str:
     return f"{server.url}/graphql"
-
-
-def assert_the_flow(report: dict[str, Any], email_suffix: str) -> None:
-    """What todo_flow.mjs (and gql_flow below) saw, checked the same way."""
-    assert report["me"] == report["signedUp"]
-    assert report["me"]["email"] == f"client-{email_suffix}@example.com"
-    assert report["pages"] == [
-        {"names": ["todo 5", "todo 4"], "hasNextPage": True, "totalCount": 5},
-        {"names": ["todo 3", "todo 2"], "hasNextPage": True, "totalCount": 5},
-        {"names": ["todo 1"], "hasNextPage": False, "totalCount": 5},
-    ]
-    todo = report["todo"]
-    assert report["events"] == [
-        {"kind": "CREATED", "todoId": todo["id"], "todo": {**todo, "isCompleted": False}},
-        {"kind": "UPDATED", "todoId": todo["id"], "todo": {**todo, "isCompleted": True}},
-        {"kind": "DELETED", "todoId": todo["id"], "todo": None},
-    ]
 
 
 # -- the npm graphql-ws client ---------------------------------------------------

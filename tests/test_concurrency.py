@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.graphql_client import PASSWORD, SIGN_UP, GraphQLClient
+from tests.support.graphql_client import PASSWORD, SIGN_UP, GraphQLClient
 
 
 async def test_20_concurrent_sign_ups_with_one_email(gql: GraphQLClient) -> None:

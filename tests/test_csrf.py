@@ -18,8 +18,8 @@ from starlette.applications import Starlette
 from graphql_app.app import create_app
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
-from tests.backends import sqlite_backend
-from tests.conftest import Clock
+from tests.support.backends import sqlite_backend
+from tests.support.clock import Clock
 
 CSRF = "This operation has been blocked as a potential Cross-Site Request Forgery (CSRF)."
 QUERY = "{ __typename }"

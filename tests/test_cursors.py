@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from graphql_app.cursors import decode_cursor, encode_cursor, to_micros
 from graphql_app.models import Position
-from tests.graphql_client import TODOS_PAGE, GraphQLClient, sign_up
+from tests.support.graphql_client import TODOS_PAGE, GraphQLClient, sign_up
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live_server import live_server, sqlite_env
+from tests.support.environment import sqlite_env
+from tests.support.live_server import live_server
 
 pytestmark = pytest.mark.slow
 

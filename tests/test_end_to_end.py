@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
 
-from tests.graphql_client import TODOS_PAGE, GraphQLClient, create_todo, sign_up
-from tests.live_server import LiveServer, live_server, sqlite_env
-from tests.ws_client import TransportWSClient, authenticated, until_live
+from tests.support.graphql_client import TODOS_PAGE, GraphQLClient, create_todo, sign_up
+from tests.support.live_server import LiveServer
+from tests.support.ws_client import TransportWSClient, authenticated, until_live
 
 pytestmark = pytest.mark.slow
 
 EVENTS = "subscription { todoEvents { kind todoId todo { id name isCompleted } } }"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    workdir = tmp_path_factory.mktemp("e2e")
-    env = sqlite_env(workdir, "e2e")
-    with live_server(workdir, env) as running:
-        yield running
 
 
 async def test_sign_up_log_in_create_list_and_receive_events(server: LiveServer) -> None:

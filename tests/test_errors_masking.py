@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from graphql_app.storage import Storage
-from tests.backends import sqlite_backend
-from tests.graphql_client import CREATE_TODO, GraphQLClient, sign_up
+from tests.support.backends import sqlite_backend
+from tests.support.graphql_client import CREATE_TODO, GraphQLClient, sign_up
 
 SECRET_DETAIL = "quota of tenant 42 exceeded on /var/lib/db"
 

@@ -22,10 +22,11 @@ from graphql_app.events.redis import RedisEventBus
 from graphql_app.models import Todo, TodoEvent, TodoEventKind
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
-from tests.backends import REDIS_URL
-from tests.graphql_client import GraphQLClient, create_todo, sign_up
-from tests.live_server import free_port, live_server, sqlite_env
-from tests.ws_client import authenticated, event_of, until_live
+from tests.support.backends import REDIS_URL
+from tests.support.environment import sqlite_env
+from tests.support.graphql_client import GraphQLClient, create_todo, sign_up
+from tests.support.live_server import free_port, live_server
+from tests.support.ws_client import authenticated, event_of, until_live
 
 pytestmark = pytest.mark.redis
 

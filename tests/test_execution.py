@@ -21,9 +21,9 @@ import pytest
 
 from graphql_app.app import create_app
 from graphql_app.settings import Settings
-from tests.backends import backend_factory
-from tests.conftest import Clock
-from tests.graphql_client import PASSWORD, GraphQLClient
+from tests.support.backends import backend_factory
+from tests.support.clock import Clock
+from tests.support.graphql_client import PASSWORD, GraphQLClient
 
 RANDOM_VALUE = re.compile(r"^[0-9a-f]{32}$|^eyJ[\w-]+\.[\w-]+\.[\w-]+$|^[\w-]{43}$|^cDE6[\w-]+$")
 

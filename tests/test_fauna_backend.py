@@ -18,10 +18,10 @@ from graphql_app.app import create_app
 from graphql_app.models import TodoCounts
 from graphql_app.settings import Settings
 from graphql_app.storage.fauna import INDEXES, FaunaStorage
-from tests.conftest import Clock
-from tests.fauna_backend import SECRET, fauna_url, shared_emulator
 from tests.fauna_emulator import FaunaEmulator
-from tests.graphql_client import TODOS_PAGE, GraphQLClient, create_todo, sign_up
+from tests.support.clock import Clock
+from tests.support.fauna_backend import SECRET, fauna_url, shared_emulator
+from tests.support.graphql_client import TODOS_PAGE, GraphQLClient, create_todo, sign_up
 
 pytestmark = pytest.mark.fauna
 ROOT = Path(__file__).resolve().parent.parent

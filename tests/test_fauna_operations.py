@@ -20,10 +20,17 @@ from graphql_app.app import create_app
 from graphql_app.errors import StorageRefused
 from graphql_app.settings import Settings
 from graphql_app.storage.fauna import FaunaStorage, _OfflineFaunaClient, building_line
-from tests.conftest import Clock
-from tests.fauna_backend import SECRET, fauna_url, shared_emulator
 from tests.fauna_emulator import FaunaEmulator
-from tests.graphql_client import LOG_IN, PASSWORD, TODOS_PAGE, GraphQLClient, create_todo, sign_up
+from tests.support.clock import Clock
+from tests.support.fauna_backend import SECRET, fauna_url, shared_emulator
+from tests.support.graphql_client import (
+    LOG_IN,
+    PASSWORD,
+    TODOS_PAGE,
+    GraphQLClient,
+    create_todo,
+    sign_up,
+)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

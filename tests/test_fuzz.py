@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 from hypothesis_graphql import Mode, mutations, queries
 
 from graphql_app.schema import schema_sdl
-from tests.graphql_client import PASSWORD, TODOS_PAGE
-from tests.live_server import LiveServer, live_server, sqlite_env
+from tests.support.environment import sqlite_env
+from tests.support.graphql_client import PASSWORD, TODOS_PAGE
+from tests.support.live_server import LiveServer, live_server
 
 pytestmark = pytest.mark.slow
 

@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.graphql_client import CREATE_TODO, PASSWORD, SIGN_UP
 from tests.js.node import run_node
-from tests.live_server import ROOT, LiveServer, live_server, sqlite_env
+from tests.support.environment import sqlite_env
+from tests.support.graphql_client import CREATE_TODO, PASSWORD, SIGN_UP
+from tests.support.live_server import ROOT, LiveServer, live_server
 
 pytestmark = pytest.mark.slow
 

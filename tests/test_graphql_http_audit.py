@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 
 from tests.js.node import run_node
-from tests.live_server import LiveServer, live_server, sqlite_env
+from tests.support.environment import sqlite_env
+from tests.support.live_server import LiveServer, live_server
 
 pytestmark = pytest.mark.slow
 

@@ -8,22 +8,14 @@ through todos and reads a raw response. This test checks what it saw.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.js.node import run_node
-from tests.live_server import LiveServer, live_server, sqlite_env
+from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    workdir = tmp_path_factory.mktemp("graphql-request")
-    with live_server(workdir, sqlite_env(workdir, "graphql-request")) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -34,8 +34,8 @@ from graphql_app.models import TodoEvent, TodoEventKind
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
 from graphql_app.storage.sqlite import SQLiteStorage
-from tests.conftest import Clock
-from tests.graphql_client import Account, GraphQLClient, sign_up
+from tests.support.clock import Clock
+from tests.support.graphql_client import Account, GraphQLClient, sign_up
 
 BIG = 200_000
 SMALL = 200
@@ -122,8 +122,8 @@ async def sqlite_world(stack: AsyncExitStack, tmp_path: Path) -> tuple[Storage, 
 
 async def postgres_world(stack: AsyncExitStack) -> tuple[Storage, Any, Any]:
     from graphql_app.storage.postgres import PostgresStorage
-    from tests.postgres_backend import admin_connection, fresh_schema
-    from tests.postgres_proxy import Proxy
+    from tests.support.postgres_backend import admin_connection, fresh_schema
+    from tests.support.postgres_proxy import Proxy
 
     schema = await stack.enter_async_context(fresh_schema())
     proxy = Proxy()

@@ -16,8 +16,8 @@ import pytest
 from graphql_app.app import create_app
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
-from tests.conftest import Clock
-from tests.graphql_client import TODOS_PAGE, GraphQLClient, create_todo, sign_up
+from tests.support.clock import Clock
+from tests.support.graphql_client import TODOS_PAGE, GraphQLClient, create_todo, sign_up
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"

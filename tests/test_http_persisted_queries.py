@@ -15,8 +15,8 @@ from graphql_app.app import create_app
 from graphql_app.http.persisted_queries import LRUQueryCache
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
-from tests.backends import REDIS_URL, sqlite_backend
-from tests.conftest import Clock
+from tests.support.backends import REDIS_URL, sqlite_backend
+from tests.support.clock import Clock
 
 QUERY = "query Typename { __typename }"
 NOT_FOUND = {

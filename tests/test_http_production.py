@@ -20,9 +20,10 @@ from graphql_app.schema.error_formatting import error_codes
 from graphql_app.schema.limits import QueryLimits, bounded_validation
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
-from tests.backends import sqlite_backend
-from tests.conftest import TEST_SECRET, Clock
-from tests.graphql_client import GraphQLClient
+from tests.support.backends import sqlite_backend
+from tests.support.clock import Clock
+from tests.support.environment import TEST_SECRET
+from tests.support.graphql_client import GraphQLClient
 
 # Each document draws one kind of suggestion from graphql-core in development;
 # the last item is the client's mistake, which the error must still name.

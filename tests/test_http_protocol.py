@@ -16,9 +16,9 @@ import pytest
 from graphql_app.app import create_app
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
-from tests.backends import sqlite_backend
-from tests.conftest import Clock
-from tests.graphql_client import sign_up
+from tests.support.backends import sqlite_backend
+from tests.support.clock import Clock
+from tests.support.graphql_client import sign_up
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -191,7 +191,7 @@ async def test_a_batch_answers_each_operation_in_order(http: httpx.AsyncClient) 
 
 
 async def test_a_batch_of_mutations_runs_each(http: httpx.AsyncClient) -> None:
-    from tests.graphql_client import GraphQLClient
+    from tests.support.graphql_client import GraphQLClient
 
     ada = await sign_up(GraphQLClient(http), "ada@example.com")
     create = "mutation C($n: String!) { createTodo(input: {name: $n}) { name } }"

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.live_server import LiveServer, live_server, sqlite_env
+from tests.support.environment import sqlite_env
+from tests.support.live_server import LiveServer, live_server
 
 pytestmark = pytest.mark.slow
 

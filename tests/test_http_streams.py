@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -20,10 +20,10 @@ from graphql_app.events.memory import InProcessEventBus
 from graphql_app.http.media_types import choose_stream, parse_accept
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
-from tests.backends import sqlite_backend
-from tests.conftest import Clock
-from tests.graphql_client import GraphQLClient, create_todo, sign_up
-from tests.live_server import LiveServer, live_server, sqlite_env
+from tests.support.backends import sqlite_backend
+from tests.support.clock import Clock
+from tests.support.graphql_client import GraphQLClient, create_todo, sign_up
+from tests.support.live_server import LiveServer
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -39,13 +39,6 @@ CREATE = 'mutation { createTodo(input: {name: "x"}) { name } }'
 async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
     async with sqlite_backend(tmp_path) as store:
         yield store
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    workdir = tmp_path_factory.mktemp("streams")
-    with live_server(workdir, sqlite_env(workdir, "streams")) as running:
-        yield running
 
 
 def test_accept_parsing_keeps_order_parameters_and_quoted_commas() -> None:

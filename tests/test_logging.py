@@ -13,8 +13,8 @@ import pytest
 
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
-from tests.backends import sqlite_backend
-from tests.graphql_client import PASSWORD, GraphQLClient, sign_up
+from tests.support.backends import sqlite_backend
+from tests.support.graphql_client import PASSWORD, GraphQLClient, sign_up
 
 LOG_IN = "mutation LogIn($i: LogInInput!) { logIn(input: $i) { token refreshToken } }"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -14,10 +14,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from graphql_app.app import create_app
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
-from tests.backends import sqlite_backend
-from tests.graphql_client import PASSWORD, GraphQLClient, create_todo, sign_up
-from tests.live_server import LiveServer, free_port, live_server, sqlite_env
-from tests.ws_client import TransportWSClient, authenticated
+from tests.support.backends import sqlite_backend
+from tests.support.environment import sqlite_env
+from tests.support.graphql_client import PASSWORD, GraphQLClient, create_todo, sign_up
+from tests.support.live_server import LiveServer, free_port, live_server
+from tests.support.ws_client import TransportWSClient, authenticated
 
 LOG_IN = "mutation LogIn($i: LogInInput!) { logIn(input: $i) { token } }"
 
@@ -102,14 +103,6 @@ async def test_client_chosen_names_cannot_grow_the_label_set(http: httpx.AsyncCl
     assert (
         value(text, "graphql_operations_total", operation_name="other", operation_type="query") == 5
     )
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    workdir = tmp_path_factory.mktemp("metrics")
-    env = sqlite_env(workdir, "metrics")
-    with live_server(workdir, env) as running:
-        yield running
 
 
 async def active_subscriptions(http: httpx.AsyncClient, expected: float) -> float:

@@ -15,9 +15,9 @@ import pytest
 from graphql_app.app import create_app
 from graphql_app.settings import Settings
 from graphql_app.storage.postgres import PostgresStorage
-from tests.conftest import Clock
-from tests.graphql_client import TODOS_PAGE, GraphQLClient, create_todo, sign_up
-from tests.postgres_proxy import Proxy, bounded
+from tests.support.clock import Clock
+from tests.support.graphql_client import TODOS_PAGE, GraphQLClient, create_todo, sign_up
+from tests.support.postgres_proxy import Proxy, bounded
 
 pytestmark = pytest.mark.postgres
 

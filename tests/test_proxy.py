@@ -20,12 +20,12 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.backends import REDIS_URL
-from tests.conftest import TEST_SECRET
-from tests.graphql_client import PASSWORD, GraphQLClient, create_todo, sign_up
 from tests.js.node import JS_DIR, require_node
-from tests.live_server import LiveServer, free_port, live_server
-from tests.nginx_proxy import Proxy, nginx_proxy
+from tests.support.backends import REDIS_URL
+from tests.support.environment import server_env
+from tests.support.graphql_client import PASSWORD, GraphQLClient, create_todo, sign_up
+from tests.support.live_server import LiveServer, free_port, live_server
+from tests.support.nginx_proxy import Proxy, nginx_proxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
@@ -37,19 +37,15 @@ EVENTS = "subscription { todoEvents { kind todoId todo { name } } }"
 
 
 def instance_env(database_url: str, redis_prefix: str, **extra: str) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_URL,
-        "REDIS_KEY_PREFIX": redis_prefix,
-        "SECRET_KEY": TEST_SECRET,
-        "BCRYPT_ROUNDS": "4",
-        "AUTH_RATE_LIMIT": "",
-        "LOGIN_ACCOUNT_RATE_LIMIT": "",
+    return server_env(
+        database_url,
+        REDIS_URL=REDIS_URL,
+        REDIS_KEY_PREFIX=redis_prefix,
         # nginx reaches the instances from 127.0.0.1: only its word is believed.
-        "FORWARDED_ALLOW_IPS": "127.0.0.1",
-        "SHUTDOWN_DRAIN_SECONDS": "1",
+        FORWARDED_ALLOW_IPS="127.0.0.1",
+        SHUTDOWN_DRAIN_SECONDS="1",
         **extra,
-    }
+    )
 
 
 @dataclass

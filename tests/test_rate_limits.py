@@ -20,10 +20,10 @@ from starlette.applications import Starlette
 from graphql_app.app import create_app
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
-from tests.backends import REDIS_URL
-from tests.conftest import Clock
-from tests.graphql_client import PASSWORD, GraphQLClient, Result, sign_up
-from tests.live_server import free_port
+from tests.support.backends import REDIS_URL
+from tests.support.clock import Clock
+from tests.support.graphql_client import PASSWORD, GraphQLClient, Result, sign_up
+from tests.support.live_server import free_port
 
 LOG_IN = "mutation L($i: LogInInput!) { logIn(input: $i) { token } }"
 REFRESH = "mutation R($t: String!) { refreshToken(refreshToken: $t) { token } }"

@@ -10,23 +10,17 @@ together, must be those regions put together: same lines, same order
 from __future__ import annotations
 
 import re
-import textwrap
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
-JS_DIR = ROOT / "tests" / "js"
+from tests.js.node import JS_DIR
+from tests.support.readme import lines, readme_section
+
 REGION = re.compile(
     r"^[ \t]*// --- README: (?P<name>.+?) ---\n(?P<code>.*?)^[ \t]*// --- end README ---$",
     re.M | re.S,
 )
 CODE_BLOCK = re.compile(r"^[ \t]*```(?:js|javascript|ts)\n(?P<code>.*?)^[ \t]*```$", re.M | re.S)
-
-
-def lines(code: str) -> list[str]:
-    return [line.rstrip() for line in textwrap.dedent(code).splitlines() if line.strip()]
 
 
 def script_regions() -> dict[str, list[str]]:
@@ -37,15 +31,6 @@ def script_regions() -> dict[str, list[str]]:
         for match in REGION.finditer(script.read_text()):
             regions.setdefault(match["name"], []).extend(lines(match["code"]))
     return regions
-
-
-def readme_section(name: str) -> str:
-    text = README.read_text()
-    clients = text.split("\n## Clients\n", 1)[1].split("\n## ", 1)[0]
-    sections = re.split(r"^### ", clients, flags=re.M)
-    found = [s for s in sections if s.split("\n", 1)[0].strip() == name]
-    assert found, f'README has no "### {name}" under "## Clients"'
-    return found[0]
 
 
 REGIONS = script_regions()

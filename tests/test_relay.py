@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.graphql_client import GraphQLClient, create_todo, sign_up
+from tests.support.graphql_client import GraphQLClient, create_todo, sign_up
 
 BACKWARD = """
 query Back($last: Int, $before: String, $filter: TodoFilter) {

@@ -15,24 +15,16 @@ from __future__ import annotations
 import re
 import subprocess
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.js.node import JS_DIR, require_node, run_node
-from tests.live_server import LiveServer, live_server, sqlite_env
+from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
 
 ALL = [f"todo {i}" for i in reversed(range(7))]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    workdir = tmp_path_factory.mktemp("relay")
-    with live_server(workdir, sqlite_env(workdir, "relay")) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from graphql_app.app import create_app
 from graphql_app.events.memory import InProcessEventBus
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
-from tests.conftest import Clock
-from tests.graphql_client import (
+from tests.support.clock import Clock
+from tests.support.graphql_client import (
     LOG_IN,
     PASSWORD,
     GraphQLClient,
@@ -27,7 +27,7 @@ from tests.graphql_client import (
     create_todo,
     sign_up,
 )
-from tests.live_server import free_port
+from tests.support.live_server import free_port
 
 NEW_PASSWORD = "a brand new passphrase"
 ME = "{ me { id } }"

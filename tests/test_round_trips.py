@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from graphql_app.storage import Storage
-from tests.graphql_client import PASSWORD, GraphQLClient, create_todo, sign_up
+from tests.support.graphql_client import PASSWORD, GraphQLClient, create_todo, sign_up
 
 PAGE_WITH_CREATORS = """
 query P($first: Int) {

@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import httpx
 import pytest
 
-from tests.backends import REDIS_URL
-from tests.conftest import TEST_SECRET
-from tests.graphql_client import PASSWORD, GraphQLClient, create_todo, sign_up
-from tests.live_server import LiveServer, live_server
-from tests.ws_client import LEGACY_WS, TRANSPORT_WS, authenticated, event_of, until_live
+from tests.support.backends import REDIS_URL
+from tests.support.environment import server_env
+from tests.support.graphql_client import PASSWORD, GraphQLClient, create_todo, sign_up
+from tests.support.live_server import LiveServer, live_server
+from tests.support.ws_client import LEGACY_WS, TRANSPORT_WS, authenticated, event_of, until_live
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
@@ -31,15 +31,13 @@ ADDRESS_LIMIT = 6
 @pytest.fixture
 def instance_env(fresh_database_url: str, redis_prefix: str) -> dict[str, str]:
     """The environment every instance of a test shares."""
-    return {
-        "DATABASE_URL": fresh_database_url,
-        "REDIS_URL": REDIS_URL,
-        "REDIS_KEY_PREFIX": redis_prefix,
-        "SECRET_KEY": TEST_SECRET,
-        "BCRYPT_ROUNDS": "4",
-        "AUTH_RATE_LIMIT": f"{ADDRESS_LIMIT}/minute",
-        "LOGIN_ACCOUNT_RATE_LIMIT": f"{ACCOUNT_LIMIT}/15 minutes",
-    }
+    return server_env(
+        fresh_database_url,
+        REDIS_URL=REDIS_URL,
+        REDIS_KEY_PREFIX=redis_prefix,
+        AUTH_RATE_LIMIT=f"{ADDRESS_LIMIT}/minute",
+        LOGIN_ACCOUNT_RATE_LIMIT=f"{ACCOUNT_LIMIT}/15 minutes",
+    )
 
 
 @pytest.fixture

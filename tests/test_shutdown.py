@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET
-from tests.graphql_client import PASSWORD, GraphQLClient, sign_up
-from tests.live_server import LiveServer, live_server
-from tests.test_sse import SSE, subscription
-from tests.ws_client import authenticated
+from tests.support.environment import sqlite_env
+from tests.support.graphql_client import PASSWORD, GraphQLClient, sign_up
+from tests.support.live_server import LiveServer, live_server
+from tests.support.sse import SSE, subscription
+from tests.support.ws_client import authenticated
 
 pytestmark = pytest.mark.slow
 
@@ -32,14 +32,7 @@ GRACE = 15
 
 
 def server_env(workdir: Path, **extra: str) -> dict[str, str]:
-    return {
-        "DATABASE_URL": f"sqlite:///{workdir}/shutdown.db",
-        "SECRET_KEY": TEST_SECRET,
-        "AUTH_RATE_LIMIT": "",
-        "LOGIN_ACCOUNT_RATE_LIMIT": "",
-        "SHUTDOWN_GRACE_SECONDS": str(GRACE),
-        **extra,
-    }
+    return sqlite_env(workdir, "shutdown", **{"SHUTDOWN_GRACE_SECONDS": str(GRACE), **extra})
 
 
 @pytest.fixture

@@ -19,9 +19,10 @@ import httpx
 import pytest
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from tests.graphql_client import PASSWORD
-from tests.live_server import LiveServer, live_server, sqlite_env
-from tests.ws_client import authenticated
+from tests.support.environment import sqlite_env
+from tests.support.graphql_client import PASSWORD
+from tests.support.live_server import LiveServer, live_server
+from tests.support.ws_client import authenticated
 
 pytestmark = pytest.mark.slow
 

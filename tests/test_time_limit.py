@@ -19,9 +19,10 @@ import pytest
 from graphql_app.app import create_app
 from graphql_app.settings import Settings
 from graphql_app.storage.postgres import PostgresStorage
-from tests.conftest import TEST_SECRET, Clock
-from tests.graphql_client import GraphQLClient, create_todo, sign_up
-from tests.postgres_backend import admin_connection, postgres_backend
+from tests.support.clock import Clock
+from tests.support.environment import TEST_SECRET
+from tests.support.graphql_client import GraphQLClient, create_todo, sign_up
+from tests.support.postgres_backend import admin_connection, postgres_backend
 
 pytestmark = pytest.mark.postgres
 

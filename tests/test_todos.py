@@ -10,7 +10,7 @@ import pytest
 
 from graphql_app.events.memory import InProcessEventBus
 from graphql_app.models import TodoEventKind
-from tests.graphql_client import TODOS_PAGE, GraphQLClient, create_todo, sign_up
+from tests.support.graphql_client import TODOS_PAGE, GraphQLClient, create_todo, sign_up
 
 TODO = (
     "query T($id: ID!) { todo(id: $id) { id name isCompleted createdAt updatedAt creator { id } } }"

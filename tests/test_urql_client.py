@@ -18,8 +18,13 @@ from typing import Any
 import pytest
 
 from tests.js.node import run_node
-from tests.live_server import LiveServer
-from tests.subscribing_clients import SETUPS, created_updated_deleted, lifecycle, server_pair
+from tests.support.live_server import LiveServer
+from tests.support.subscribing_clients import (
+    SETUPS,
+    created_updated_deleted,
+    lifecycle,
+    server_pair,
+)
 
 pytestmark = pytest.mark.slow
 

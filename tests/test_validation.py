@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from graphql_app.storage import Storage
-from tests.graphql_client import PASSWORD, SIGN_UP, TODOS_PAGE, GraphQLClient, create_todo, sign_up
+from tests.support.graphql_client import (
+    PASSWORD,
+    SIGN_UP,
+    TODOS_PAGE,
+    GraphQLClient,
+    create_todo,
+    sign_up,
+)
 
 GOOD_USER = {"email": "new@example.com", "fullname": "New User", "password": PASSWORD}
 

@@ -17,7 +17,7 @@ from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
 
-from tests.graphql_client import GraphQLClient, create_todo, sign_up
+from tests.support.graphql_client import GraphQLClient, create_todo, sign_up
 
 EVENTS = "subscription { todoEvents { kind todoId } }"
 

@@ -2,7 +2,7 @@
 
 Every test runs over graphql-transport-ws and over the legacy graphql-ws,
 each driven by its own client written from the protocol's spec
-(tests/ws_client.py).
+(tests/support/ws_client.py).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET
-from tests.graphql_client import GraphQLClient, create_todo, sign_up
-from tests.live_server import LiveServer, live_server
-from tests.ws_client import (
+from tests.support.environment import sqlite_env
+from tests.support.graphql_client import GraphQLClient, create_todo, sign_up
+from tests.support.live_server import LiveServer, live_server
+from tests.support.ws_client import (
     LEGACY_WS,
     PROTOCOLS,
     TRANSPORT_WS,
@@ -36,16 +36,13 @@ SHORT_TTL = 3
 
 
 def server_env(workdir: Path, **extra: str) -> dict[str, str]:
-    return {
-        "DATABASE_URL": f"sqlite:///{workdir}/ws.db",
-        "SECRET_KEY": TEST_SECRET,
-        "BCRYPT_ROUNDS": "4",
-        "AUTH_RATE_LIMIT": "",
-        "LOGIN_ACCOUNT_RATE_LIMIT": "",
-        "MAX_SUBSCRIPTIONS_PER_CONNECTION": str(MAX_SUBSCRIPTIONS),
-        "WS_KEEP_ALIVE_INTERVAL": "0.5",
+    return sqlite_env(
+        workdir,
+        "ws",
+        MAX_SUBSCRIPTIONS_PER_CONNECTION=str(MAX_SUBSCRIPTIONS),
+        WS_KEEP_ALIVE_INTERVAL="0.5",
         **extra,
-    }
+    )
 
 
 @pytest.fixture(scope="module")

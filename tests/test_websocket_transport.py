@@ -20,9 +20,10 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.graphql_client import GraphQLClient, sign_up
-from tests.live_server import LiveServer, live_server, sqlite_env
-from tests.ws_client import PROTOCOLS
+from tests.support.environment import sqlite_env
+from tests.support.graphql_client import GraphQLClient, sign_up
+from tests.support.live_server import LiveServer, live_server
+from tests.support.ws_client import PROTOCOLS
 
 pytestmark = pytest.mark.slow
 

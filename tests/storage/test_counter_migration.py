@@ -57,8 +57,8 @@ async def test_sqlite_migrate_counts_what_the_first_schema_stored(tmp_path: Path
 @pytest.mark.postgres
 async def test_postgres_migrate_counts_what_the_first_schema_stored(tmp_path: Path) -> None:
     from graphql_app.storage.postgres import PostgresStorage
-    from tests.backends import POSTGRES_URL
-    from tests.postgres_backend import admin_connection, fresh_schema
+    from tests.support.backends import POSTGRES_URL
+    from tests.support.postgres_backend import admin_connection, fresh_schema
 
     async with fresh_schema() as schema:
         admin = await admin_connection()
@@ -120,7 +120,7 @@ async def test_sqlite_recount_puts_wrong_counters_right(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 async def test_postgres_recount_puts_wrong_counters_right(tmp_path: Path) -> None:
-    from tests.postgres_backend import admin_connection, postgres_backend
+    from tests.support.postgres_backend import admin_connection, postgres_backend
 
     async with postgres_backend(tmp_path) as storage:
         admin = await admin_connection()

@@ -22,9 +22,9 @@ from graphql_app.errors import EmailTaken, ServiceUnavailable
 from graphql_app.models import NewSession, Position, RotateOutcome, User
 from graphql_app.storage.migrations import load_migrations
 from graphql_app.storage.postgres import PostgresStorage
-from tests.backends import POSTGRES_URL
-from tests.postgres_backend import admin_connection, postgres_backend
-from tests.postgres_proxy import Proxy, bounded
+from tests.support.backends import POSTGRES_URL
+from tests.support.postgres_backend import admin_connection, postgres_backend
+from tests.support.postgres_proxy import Proxy, bounded
 
 pytestmark = pytest.mark.postgres
 

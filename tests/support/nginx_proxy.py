@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live_server import ROOT, free_port
+from tests.support.live_server import ROOT, free_port
 
 TEMPLATE = ROOT / "deploy" / "nginx" / "graphql_app.conf.template"
 MAIN_CONF = """

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.backends import POSTGRES_URL
-from tests.postgres_backend import fresh_schema
+from tests.support.backends import POSTGRES_URL
+from tests.support.postgres_backend import fresh_schema
 
 T = TypeVar("T")
 WAIT = 10.0  # the longest any single step may take

@@ -9,9 +9,11 @@ is skipped with the reason.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -19,7 +21,7 @@ import pytest
 
 from graphql_app.storage import Storage
 from graphql_app.storage.postgres import PostgresStorage
-from tests.backends import POSTGRES_URL
+from tests.support.backends import POSTGRES_URL
 
 CONNECT_TIMEOUT = 5.0
 
@@ -32,24 +34,30 @@ async def admin_connection() -> asyncpg.Connection[asyncpg.Record]:
         pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc!r}")
 
 
-async def create_database() -> str:
-    """The URL of a new, empty database on the test server (drop it with drop_database)."""
+async def _admin(statement: str) -> None:
+    admin = await admin_connection()
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+def _admin_blocking(statement: str) -> None:
+    """_admin from synchronous code, in or out of a running event loop (its own thread)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, _admin(statement)).result()
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """The URL of a new, empty database on the test server, dropped afterwards (for
+    server processes, which migrate it themselves); skips when PostgreSQL is not reachable."""
     name = f"t_{uuid.uuid4().hex}"
-    admin = await admin_connection()
+    _admin_blocking(f'CREATE DATABASE "{name}"')
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
     finally:
-        await admin.close()
-    return f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-
-
-async def drop_database(url: str) -> None:
-    """Drop the database of create_database's `url`, whoever is still connected."""
-    admin = await admin_connection()
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await admin.close()
+        _admin_blocking(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @asynccontextmanager

@@ -10,19 +10,16 @@ Redis keys deleted afterwards.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
-from tests.backends import POSTGRES_URL
-from tests.conftest import TEST_SECRET, require_redis
-from tests.live_server import LiveServer, live_server, sqlite_env
+from tests.support.environment import sqlite_env
+from tests.support.live_server import LiveServer, live_server
+from tests.support.two_instances import two_instances
 
 ONE_SERVER = "one server"
 TWO_INSTANCES = "two instances"
@@ -35,46 +32,6 @@ SETUPS = [
 ]
 
 
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_URL, timeout=5)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database's URL; the database is dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex}"
-    try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc!r}")
-    try:
-        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@contextmanager
-def redis_prefix() -> Iterator[tuple[str, str]]:
-    """Redis's URL and a key prefix of its own, whose keys are deleted afterwards."""
-    import redis
-
-    url = require_redis()
-    prefix = f"test-{uuid.uuid4().hex}"
-    try:
-        yield url, prefix
-    finally:
-        client = redis.Redis.from_url(url)
-        try:
-            for key in client.scan_iter(match=f"{prefix}:*"):
-                client.delete(key)
-        finally:
-            client.close()
-
-
 @contextmanager
 def server_pair(setup: str, workdir: Path, **extra: str) -> Iterator[tuple[LiveServer, LiveServer]]:
     """(subscribe on, mutate through) for `setup`; `extra` adds environment variables."""
@@ -82,22 +39,26 @@ def server_pair(setup: str, workdir: Path, **extra: str) -> Iterator[tuple[LiveS
         with live_server(workdir, sqlite_env(workdir, "clients", **extra)) as server:
             yield server, server
         return
-    with redis_prefix() as (redis_url, prefix), postgres_database() as database_url:
-        env = {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "REDIS_KEY_PREFIX": prefix,
-            "SECRET_KEY": TEST_SECRET,
-            "BCRYPT_ROUNDS": "4",
-            "AUTH_RATE_LIMIT": "",
-            "LOGIN_ACCOUNT_RATE_LIMIT": "",
-            **extra,
-        }
-        with (
-            live_server(workdir, env) as a,
-            live_server(workdir, env, run_migrate=False) as b,
-        ):
-            yield a, b
+    with two_instances(workdir, **extra) as pair:
+        yield pair
+
+
+def assert_the_flow(report: dict[str, Any], email_suffix: str) -> None:
+    """What todo_flow.mjs, graphql_sse_client.mjs and the gql flow of
+    tests/test_clients_ws.py report, checked the same way."""
+    assert report["me"] == report["signedUp"]
+    assert report["me"]["email"] == f"client-{email_suffix}@example.com"
+    assert report["pages"] == [
+        {"names": ["todo 5", "todo 4"], "hasNextPage": True, "totalCount": 5},
+        {"names": ["todo 3", "todo 2"], "hasNextPage": True, "totalCount": 5},
+        {"names": ["todo 1"], "hasNextPage": False, "totalCount": 5},
+    ]
+    todo = report["todo"]
+    assert report["events"] == [
+        {"kind": "CREATED", "todoId": todo["id"], "todo": {**todo, "isCompleted": False}},
+        {"kind": "UPDATED", "todoId": todo["id"], "todo": {**todo, "isCompleted": True}},
+        {"kind": "DELETED", "todoId": todo["id"], "todo": None},
+    ]
 
 
 def lifecycle(seen: dict[str, Any]) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -99,18 +99,3 @@ def live_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def sqlite_env(workdir: Path, name: str, **extra: str) -> dict[str, str]:
-    """A test server's environment: its own SQLite file, the test key, cheap bcrypt,
-    rate limits off; `extra` adds or overrides variables."""
-    from tests.conftest import TEST_SECRET
-
-    return {
-        "DATABASE_URL": f"sqlite:///{workdir}/{name}.db",
-        "SECRET_KEY": TEST_SECRET,
-        "BCRYPT_ROUNDS": "4",
-        "AUTH_RATE_LIMIT": "",
-        "LOGIN_ACCOUNT_RATE_LIMIT": "",
-        **extra,
-    }
