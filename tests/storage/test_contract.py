@@ -14,10 +14,11 @@ import secrets
 import uuid
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from graphql_app.errors import EmailTaken, UserGone
+from graphql_app.errors import EmailTaken, ServiceUnavailable, UserGone
 from graphql_app.models import (
     NewSession,
     Page,
@@ -28,6 +29,7 @@ from graphql_app.models import (
     User,
 )
 from graphql_app.storage import Storage
+from tests.support.backends import unreachable_factory
 
 START = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -126,8 +128,15 @@ async def test_migrate_is_idempotent_and_keeps_rows(storage: Storage, tick: Tick
     assert await storage.get_users([user.id]) == [user]
 
 
-async def test_ping_answers(storage: Storage) -> None:
-    await storage.ping()  # returns, no error
+async def test_ping_asks_storage_and_fails_when_it_does_not_answer(
+    storage: Storage, backend: str, tmp_path: Path
+) -> None:
+    before = storage.round_trips
+    await storage.ping()
+    assert storage.round_trips == before + 1  # it asked the database, once
+    async with unreachable_factory(backend)(tmp_path) as unreachable:
+        with pytest.raises(ServiceUnavailable):
+            await unreachable.ping()
 
 
 # -- users ----------------------------------------------------------------------

@@ -7,7 +7,9 @@ sqlite). A backend whose server is missing skips with the reason; in CI
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
@@ -33,25 +35,43 @@ async def sqlite_backend(tmp_path: Path) -> AsyncIterator[Storage]:
         await storage.close()
 
 
+@asynccontextmanager
+async def unreachable_sqlite(tmp_path: Path) -> AsyncIterator[Storage]:
+    """A SQLiteStorage whose file cannot be opened: a directory stands where it should be."""
+    path = tmp_path / "unreachable.db"
+    path.mkdir()
+    storage = SQLiteStorage(str(path))
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
 BackendFactory = Callable[[Path], AbstractAsyncContextManager[Storage]]
 
-FACTORIES: dict[str, BackendFactory] = {"sqlite": sqlite_backend}
+
+def _factory(name: str, attribute: str) -> BackendFactory:
+    """`attribute` of backend `name`'s module, imported lazily so that a missing driver
+    only skips the tests of its own backend."""
+    if name == "sqlite":
+        module = sys.modules[__name__]
+    elif name in ALL_BACKENDS:
+        module = importlib.import_module(f"tests.support.{name}_backend")
+    else:
+        raise ValueError(f"unknown backend {name!r}; choose from {ALL_BACKENDS}")
+    factory: BackendFactory = getattr(module, attribute)
+    return factory
 
 
 def backend_factory(name: str) -> BackendFactory:
-    """The factory of backend `name`, imported lazily so a missing driver only skips its own."""
-    if name not in FACTORIES:
-        if name == "postgres":
-            from tests.support.postgres_backend import postgres_backend
+    """Backend `name` as a fresh, migrated, private Storage."""
+    return _factory(name, f"{name}_backend")
 
-            FACTORIES[name] = postgres_backend
-        elif name == "fauna":
-            from tests.support.fauna_backend import fauna_backend
 
-            FACTORIES[name] = fauna_backend
-        else:
-            raise ValueError(f"unknown backend {name!r}; choose from {ALL_BACKENDS}")
-    return FACTORIES[name]
+def unreachable_factory(name: str) -> BackendFactory:
+    """Backend `name` as a Storage whose database is not there (nothing listens, or the
+    file cannot be opened): what it does when storage is down."""
+    return _factory(name, f"unreachable_{name}")
 
 
 def require_redis() -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from graphql_app.storage import Storage
 from graphql_app.storage.fauna import FaunaStorage
 from tests.fauna_emulator import FaunaEmulator
+from tests.support.live_server import free_port
 
 SECRET = "emulator-secret"
 _emulator: FaunaEmulator | None = None
@@ -38,6 +39,17 @@ async def fauna_backend(tmp_path: Path) -> AsyncIterator[Storage]:
     emulator.fail_with_status = None
     storage = FaunaStorage.from_url(fauna_url(emulator), query_timeout=10)
     await storage.migrate()
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+@asynccontextmanager
+async def unreachable_fauna(tmp_path: Path) -> AsyncIterator[Storage]:
+    """A FaunaStorage pointed at a port nothing listens on."""
+    url = f"fauna://{SECRET}@127.0.0.1:{free_port()}?scheme=http"
+    storage = FaunaStorage.from_url(url, query_timeout=5)
     try:
         yield storage
     finally:

@@ -22,6 +22,7 @@ import pytest
 from graphql_app.storage import Storage
 from graphql_app.storage.postgres import PostgresStorage
 from tests.support.backends import POSTGRES_URL
+from tests.support.live_server import free_port
 
 CONNECT_TIMEOUT = 5.0
 
@@ -91,3 +92,14 @@ async def postgres_backend(tmp_path: Path) -> AsyncIterator[Storage]:
             yield storage
         finally:
             await storage.close()
+
+
+@asynccontextmanager
+async def unreachable_postgres(tmp_path: Path) -> AsyncIterator[Storage]:
+    """A PostgresStorage pointed at a port nothing listens on."""
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/test"
+    storage = PostgresStorage(url, pool_size=1, query_timeout=5.0)
+    try:
+        yield storage
+    finally:
+        await storage.close()
