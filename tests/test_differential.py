@@ -71,9 +71,9 @@ from hypothesis_graphql import Mode, queries
 from graphql_app.app import create_app
 from graphql_app.schema import schema_sdl
 from graphql_app.settings import Settings
-from tests.backends import backend_factory
-from tests.conftest import Clock
-from tests.graphql_client import PASSWORD
+from tests.support.backends import backend_factory
+from tests.support.clock import Clock
+from tests.support.graphql_client import PASSWORD
 
 EXAMPLES = 300
 SDL = schema_sdl()
