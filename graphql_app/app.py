@@ -24,12 +24,12 @@ from graphql_app.http.request_log import RequestLogMiddleware
 from graphql_app.http.view import GraphQLView
 from graphql_app.log_config import configure_logging
 from graphql_app.metrics import Metrics, start_metrics_listener
-from graphql_app.rate_limits import AuthRateLimits, ClientAddressMiddleware
+from graphql_app.rate_limits import AuthRateLimits
 from graphql_app.schema import build_schema, query_limits
-from graphql_app.schema.context import Services
 from graphql_app.security.passwords import PasswordHasher
 from graphql_app.security.tokens import TokenService
-from graphql_app.services import Clock, Deps, utc_now
+from graphql_app.services import ServiceFactory
+from graphql_app.services.deps import Clock, Deps, utc_now
 from graphql_app.settings import Settings, load_settings
 from graphql_app.storage import Storage, open_storage
 
@@ -73,7 +73,7 @@ def create_app(
             key_prefix=settings.redis_key_prefix,
         ),
     )
-    services = Services.build(deps)
+    services = ServiceFactory(deps)
     metrics = Metrics()
     schema = build_schema(
         limits=query_limits(settings),
@@ -156,7 +156,6 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(RequestLogMiddleware, metrics=metrics)
-    app.add_middleware(ClientAddressMiddleware)
     if settings.forwarded_allow_list:
         # uvicorn's own middleware, so that any ASGI server gets the same rule: the
         # client is the right-most X-Forwarded-For entry that is not a trusted proxy.

@@ -13,10 +13,14 @@
   such an attack lasts).
 
 Counting happens per operation in the services, so aliases and batched
-operations each count. The store is process memory, or Redis when REDIS_URL
-is set, so that every instance shares the budgets. While Redis is
-unreachable the limits fall back to process memory (logged) rather than
-either refusing every log-in or dropping the protection.
+operations each count. The client IP is passed in by the caller: the ASGI
+peer's address, which behind trusted proxies (FORWARDED_ALLOW_IPS) uvicorn's
+ProxyHeadersMiddleware has taken from X-Forwarded-For (schema/context.py).
+
+The store is process memory, or Redis when REDIS_URL is set, so that every
+instance shares the budgets. While Redis is unreachable the limits fall back
+to process memory (logged) rather than either refusing every log-in or
+dropping the protection.
 
 Moving window, not fixed window: a fixed window lets a guesser spend the
 budget twice around a window boundary; for budgets this small the moving
@@ -29,7 +33,6 @@ import hashlib
 import logging
 import math
 import time
-from contextvars import ContextVar
 from typing import Any, Literal
 
 from limits import RateLimitItem, parse_many
@@ -37,38 +40,12 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphql_app.errors import RateLimited
 
 log = logging.getLogger("graphql_app.rate_limits")
 
-_client_ip: ContextVar[str | None] = ContextVar("client_ip", default=None)
-UNKNOWN_CLIENT = "unknown"
 TIMEOUT_SECONDS = 2.0
-
-
-def current_client_ip() -> str:
-    """The IP address of the client being served (set by ClientAddressMiddleware)."""
-    return _client_ip.get() or UNKNOWN_CLIENT
-
-
-class ClientAddressMiddleware:
-    """Makes the client's IP available to the services for this request or WebSocket.
-
-    The address is the ASGI peer's: behind trusted proxies (FORWARDED_ALLOW_IPS),
-    uvicorn's ProxyHeadersMiddleware, which runs before this one, has already put
-    the client's address there from X-Forwarded-For.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            peer = scope.get("client")
-            _client_ip.set(str(peer[0]) if peer else None)
-        await self.app(scope, receive, send)
 
 
 async def _run(
@@ -135,32 +112,34 @@ class AuthRateLimits:
         """No limits at all."""
         return cls("", "")
 
-    async def hit_client(self) -> None:
-        """Count one auth operation of the current client; RATE_LIMITED when over budget."""
-        ids = ("auth-ip", current_client_ip())
+    async def hit_client(self, client: str) -> None:
+        """Count one auth operation of the client (its IP); RATE_LIMITED when over budget."""
+        ids = ("auth-ip", client)
         for item in self.per_ip:
             if not await self._call("hit", item, ids):
                 raise RateLimited(await self._retry_after(item, ids))
 
-    def _account_budgets(self, email: str) -> list[tuple[list[RateLimitItem], tuple[str, ...]]]:
+    def _account_budgets(
+        self, email: str, client: str
+    ) -> list[tuple[list[RateLimitItem], tuple[str, ...]]]:
         """The failed-log-in budgets of an account: this client's, and everyone's."""
         account = _account_key(email)
         return [
-            (self.per_account, ("login-account-ip", account, current_client_ip())),
+            (self.per_account, ("login-account-ip", account, client)),
             (self.per_account_ceiling, ("login-account", account)),
         ]
 
-    async def check_account(self, email: str) -> None:
+    async def check_account(self, email: str, client: str) -> None:
         """RATE_LIMITED when this client has no failed log-ins left on this account, or
         the account none left from all clients together."""
-        for items, ids in self._account_budgets(email):
+        for items, ids in self._account_budgets(email, client):
             for item in items:
                 if not await self._call("test", item, ids):
                     raise RateLimited(await self._retry_after(item, ids))
 
-    async def record_failed_login(self, email: str) -> None:
+    async def record_failed_login(self, email: str, client: str) -> None:
         """Spend one failed log-in of this account, from this client."""
-        for items, ids in self._account_budgets(email):
+        for items, ids in self._account_budgets(email, client):
             for item in items:
                 await self._call("hit", item, ids)
 

@@ -21,8 +21,8 @@ from graphql_app.http.websocket import TransportWSHandler
 from graphql_app.http.websocket_adapter import TextWebSocketAdapter
 from graphql_app.http.websocket_legacy import LegacyWSHandler
 from graphql_app.schema import AppSchema
-from graphql_app.schema.context import Context, Services
-from graphql_app.schema.dataloaders import Loaders
+from graphql_app.schema.context import Context, client_address
+from graphql_app.services import ServiceFactory
 from graphql_app.settings import Settings
 
 
@@ -43,7 +43,7 @@ class GraphQLView(HTTPGraphQLView):
     def __init__(
         self,
         schema: AppSchema,
-        services: Services,
+        services: ServiceFactory,
         settings: Settings,
         *,
         query_cache: QueryCache | None = None,
@@ -74,10 +74,10 @@ class GraphQLView(HTTPGraphQLView):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         context = Context(
-            services=self.services,
-            loaders=Loaders(self.services.deps.storage),
+            services=self.services.for_request(),
             request=request,
             response=response,
+            client=client_address(request),
         )
         if isinstance(request, Request):
             await context.authenticate(request.headers.get("authorization"))

@@ -32,7 +32,6 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from graphql_app.errors import AuthReason, Unauthenticated
 from graphql_app.http.websocket_messages import BAD_REQUEST_CLOSE, limit_reached, message_problem
 from graphql_app.schema.context import Context
-from graphql_app.schema.subscriptions import seconds_left
 
 log = logging.getLogger("graphql_app.websocket")
 
@@ -107,7 +106,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def _close_at_expiry(self) -> None:
         # Sleeps until the deadline by the app's clock (injectable), which no Event signals.
-        while (left := seconds_left(self.context)) is not None and left > 0:  # noqa: ASYNC110
+        while (left := self.context.seconds_left()) is not None and left > 0:  # noqa: ASYNC110
             await asyncio.sleep(left)
         if self.context.token_expires_at is None:
             return

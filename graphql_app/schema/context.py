@@ -1,13 +1,13 @@
-"""The per-request context: services, the caller's identity, DataLoaders.
+"""The per-request context: the request's services, the caller's identity and address.
 
-The access token is decoded once here, and checked against the revocations
-every instance keeps in memory; no storage read happens unless a resolver
-needs the user row.
+The `Authorization` value is read here (HTTP header, or a WebSocket's
+connection_init payload); the token itself is checked by the identity service
+(services/identity.py), against the revocations every instance keeps in
+memory: no storage read happens unless a resolver needs the user row.
 """
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,61 +16,74 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from graphql_app.errors import AppError, AuthReason, ServiceUnavailable, Unauthenticated
-from graphql_app.schema.dataloaders import Loaders
-from graphql_app.security.tokens import TokenError, TokenExpired
-from graphql_app.services import Deps
-from graphql_app.services.todos import TodoService
-from graphql_app.services.users import AccountService
+from graphql_app.errors import AppError, AuthReason, Unauthenticated
+from graphql_app.security.tokens import AccessClaims
+from graphql_app.services import Services
 
-REVOKED_MESSAGE = (
-    "Access token revoked (password changed, account deleted or logged out everywhere)"
-)
+UNKNOWN_CLIENT = "unknown"
 
 
-@dataclass
-class Services:
-    deps: Deps
-    accounts: AccountService
-    todos: TodoService
+def client_address(request: Request | WebSocket | None) -> str:
+    """The client's IP address: the ASGI peer's.
 
-    @classmethod
-    def build(cls, deps: Deps) -> Services:
-        return cls(deps, AccountService(deps), TodoService(deps))
+    Behind trusted proxies (FORWARDED_ALLOW_IPS), uvicorn's ProxyHeadersMiddleware
+    has already put the client's address there, from X-Forwarded-For.
+    """
+    peer = request.client if request is not None else None
+    return peer.host if peer is not None and peer.host else UNKNOWN_CLIENT
 
 
 @dataclass
 class Context:
     services: Services
-    loaders: Loaders
     request: Request | WebSocket | None = None
     response: Response | WebSocket | None = None
-    user_id: str | None = None
+    # The client's IP address, which the rate-limited services take (client_address).
+    client: str = UNKNOWN_CLIENT
+    # The caller's verified access token; None: anonymous, or the token was revoked since.
+    caller: AccessClaims | None = None
+    # When that token expires; kept after a revocation: a WebSocket connection still
+    # closes then (http/websocket.py).
+    token_expires_at: datetime | None = None
     # Why the caller is anonymous: what require_user_id raises (UNAUTHENTICATED, or
     # SERVICE_UNAVAILABLE when revocations cannot be checked).
     auth_problem: AppError = field(default_factory=Unauthenticated)
-    token_expires_at: datetime | None = None
-    token_issued_at: float = 0.0
     # True on graphql-transport-ws, whose connection closes with 4403 when the
     # token expires; otherwise each subscription ends itself with UNAUTHENTICATED.
     expiry_closes_connection: bool = False
     # Set by Strawberry from a WebSocket's connection_init payload.
     connection_params: dict[str, Any] | None = field(default=None)
 
-    def require_user_id(self) -> str:
-        """The caller's user id; UNAUTHENTICATED without a valid access token.
+    @property
+    def user_id(self) -> str | None:
+        """The caller's user id; None when anonymous (observability logs it)."""
+        return self.caller.user_id if self.caller is not None else None
+
+    def require_caller(self) -> AccessClaims:
+        """The caller's access token; UNAUTHENTICATED without a valid one.
 
         Revocation is checked again here, in memory: a WebSocket connection
         lives on after its token is revoked, and must not act on it.
         """
-        if self.user_id is not None and self.services.deps.revocations.revoked(
-            self.user_id, self.token_issued_at
-        ):
-            self.user_id = None
-            self.auth_problem = Unauthenticated(REVOKED_MESSAGE, AuthReason.TOKEN_REVOKED)
-        if self.user_id is None:
+        if self.caller is not None:
+            try:
+                self.services.identity.check_revoked(self.caller)
+            except Unauthenticated as exc:
+                self.caller = None
+                self.auth_problem = exc
+        if self.caller is None:
             raise self.auth_problem
-        return self.user_id
+        return self.caller
+
+    def require_user_id(self) -> str:
+        """The caller's user id; UNAUTHENTICATED without a valid access token."""
+        return self.require_caller().user_id
+
+    def seconds_left(self) -> float | None:
+        """Seconds until the access token expires, by the app's clock; None: no token."""
+        if self.token_expires_at is None:
+            return None
+        return self.services.identity.seconds_until(self.token_expires_at)
 
     async def authenticate_connection(self) -> AppError | None:
         """Authenticate by a WebSocket connection_init's `Authorization`; the refusal, if any."""
@@ -80,15 +93,11 @@ class Context:
             None,
         )
         await self.authenticate(authorization)
-        return self.auth_problem if self.user_id is None else None
+        return self.auth_problem if self.caller is None else None
 
     async def authenticate(self, authorization: str | None) -> None:
-        """Take the caller's identity from an `Authorization: Bearer <token>` value.
-
-        No storage read: revocations are kept in memory (security/revocations.py),
-        read from storage once per process.
-        """
-        self.user_id = None
+        """Take the caller's identity from an `Authorization: Bearer <token>` value."""
+        self.caller = None
         scheme, _, token = (authorization or "").strip().partition(" ")
         if not scheme:
             self.auth_problem = Unauthenticated(reason=AuthReason.TOKEN_MISSING)
@@ -103,24 +112,9 @@ class Context:
                 "Authorization 'Bearer' has no token", AuthReason.TOKEN_MISSING
             )
             return
-        deps = self.services.deps
         try:
-            claims = deps.tokens.decode_access(token.strip(), deps.clock())
-        except TokenExpired:
-            self.auth_problem = Unauthenticated(
-                "Access token expired; refresh it", AuthReason.TOKEN_EXPIRED
-            )
+            self.caller = await self.services.identity.identify(token.strip())
+        except AppError as exc:  # UNAUTHENTICATED, or SERVICE_UNAVAILABLE: fail closed
+            self.auth_problem = exc
             return
-        except TokenError:
-            self.auth_problem = Unauthenticated("Invalid access token", AuthReason.TOKEN_INVALID)
-            return
-        try:
-            await deps.revocations.ready()
-        except ServiceUnavailable as exc:
-            self.auth_problem = exc  # fail closed: an unchecked token is not accepted
-            return
-        self.user_id = claims.user_id
-        self.token_expires_at = claims.expires_at
-        self.token_issued_at = claims.issued_at
-        with contextlib.suppress(Unauthenticated):
-            self.require_user_id()  # a revoked token leaves the caller anonymous
+        self.token_expires_at = self.caller.expires_at

@@ -11,9 +11,7 @@ from graphql_app.schema.types import AuthPayload, DeleteTodoPayload, TodoType
 from graphql_app.services.users import AuthResult
 
 
-def auth_payload(info: Info[Context, None], result: AuthResult) -> AuthPayload:
-    if result.user is not None:
-        info.context.loaders.users.prime(result.user_id, result.user)
+def auth_payload(result: AuthResult) -> AuthPayload:
     return AuthPayload(
         token=result.token,
         refresh_token=result.refresh_token,
@@ -26,22 +24,25 @@ def auth_payload(info: Info[Context, None], result: AuthResult) -> AuthPayload:
 class Mutation:
     @strawberry.mutation(description="Sign up; the new user is logged in at once.")
     async def create_user(self, info: Info[Context, None], input: CreateUserInput) -> AuthPayload:
-        result = await info.context.services.accounts.sign_up(
-            input.email, input.fullname, input.password
+        context = info.context
+        result = await context.services.accounts.sign_up(
+            input.email, input.fullname, input.password, context.client
         )
-        return auth_payload(info, result)
+        return auth_payload(result)
 
     @strawberry.mutation(description="Trade email and password for tokens.")
     async def log_in(self, info: Info[Context, None], input: LogInInput) -> AuthPayload:
-        result = await info.context.services.accounts.log_in(input.email, input.password)
-        return auth_payload(info, result)
+        context = info.context
+        result = await context.services.accounts.log_in(input.email, input.password, context.client)
+        return auth_payload(result)
 
     @strawberry.mutation(
         description="Trade a refresh token for new tokens; the old refresh token stops working."
     )
     async def refresh_token(self, info: Info[Context, None], refresh_token: str) -> AuthPayload:
-        result = await info.context.services.accounts.refresh(refresh_token)
-        return auth_payload(info, result)
+        context = info.context
+        result = await context.services.accounts.refresh(refresh_token, context.client)
+        return auth_payload(result)
 
     @strawberry.mutation(description="Revoke a refresh token (log out this device).")
     async def log_out(self, info: Info[Context, None], refresh_token: str) -> bool:

@@ -40,7 +40,7 @@ class Query:
     )
     async def todo(self, info: Info[Context, None], id: strawberry.ID) -> TodoType | None:
         user_id = info.context.require_user_id()
-        todo = await info.context.loaders.todos.load((user_id, str(id)))
+        todo = await info.context.services.todos.get(user_id, str(id))
         return TodoType.from_model(todo) if todo else None
 
     @strawberry.field(description="The caller's todos, newest first.")

@@ -1,4 +1,8 @@
-"""GraphQL object types, built from the plain records of models.py."""
+"""GraphQL object types, built from the plain records of models.py.
+
+Resolvers read through the request's services (info.context.services), which
+batch through their DataLoaders.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +17,9 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from graphql_app import models
 from graphql_app.cursors import encode_cursor
-from graphql_app.errors import UserGone
 from graphql_app.models import Position
 from graphql_app.schema.context import Context
-from graphql_app.schema.dataloaders import PageKey
 from graphql_app.schema.execution import InstanceTyped
-from graphql_app.services.todos import parse_page_args
 
 
 @strawberry.input(name="TodoFilter")
@@ -67,17 +68,18 @@ async def load_page(
 ) -> TodoConnection:
     if last is not None and first is not None and not _given(info, "first"):
         first = None  # the schema's default (20) only counts when paging forward
-    args = parse_page_args(first, after, last, before)
-    is_completed = filter.is_completed if filter else None
     with_page, with_count = connection_needs(info)
-    loaders = info.context.loaders
-    if not with_page:
-        counts = await loaders.counts.load(user_id)
-        return TodoConnection.from_page(
-            models.Page([], counts.of(is_completed), has_next_page=False, has_previous_page=False)
-        )
-    key = PageKey(user_id, args.size, args.cursor, is_completed, with_count, args.backward)
-    return TodoConnection.from_page(await loaders.pages.load(key))
+    page = await info.context.services.todos.page(
+        user_id,
+        first,
+        after,
+        last,
+        before,
+        filter.is_completed if filter else None,
+        with_page=with_page,
+        with_count=with_count,
+    )
+    return TodoConnection.from_page(page)
 
 
 def _given(info: Info[Context, None], argument: str) -> bool:
@@ -137,10 +139,7 @@ class UserType(InstanceTyped, Node):
 
 
 async def load_user(info: Info[Context, None], user_id: str) -> UserType:
-    user = await info.context.loaders.users.load(user_id)
-    if user is None:
-        raise UserGone()
-    return UserType.from_model(user)
+    return UserType.from_model(await info.context.services.accounts.user(user_id))
 
 
 @strawberry.type(name="Todo")
@@ -172,19 +171,11 @@ MAX_NODES = 100
 
 
 async def load_node(info: Info[Context, None], user_id: str, node_id: str) -> Node | None:
-    """The caller themself, or one of the caller's todos; None for any other id.
-
-    Ids stay as the contract has them (no type prefix): users and todos get
-    random UUIDs from one generator, so an id names at most one object. The
-    caller's own id needs no look-up to recognise; anything else is tried as
-    one of the caller's todos, so another user's todo or account, an unknown
-    and a malformed id all answer null alike.
-    """
-    if node_id == user_id:
-        user = await info.context.loaders.users.load(user_id)
-        return UserType.from_model(user) if user else None
-    todo = await info.context.loaders.todos.load((user_id, node_id))
-    return TodoType.from_model(todo) if todo else None
+    """The caller themself, or one of the caller's todos (TodoService.node); else None."""
+    found = await info.context.services.todos.node(user_id, node_id)
+    if isinstance(found, models.User):
+        return UserType.from_model(found)
+    return TodoType.from_model(found) if found else None
 
 
 @strawberry.type(name="TodoEdge")

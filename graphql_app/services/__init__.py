@@ -1,46 +1,42 @@
-"""The rules of the product, between the schema and storage."""
+"""The rules of the product, between the schema and storage: every read and write.
+
+create_app builds one ServiceFactory per process over the shared Deps
+(services/deps.py); the GraphQL context asks it for each request's (or each
+WebSocket connection's) Services, which share that request's DataLoaders
+(services/loaders.py), so reads batch across resolvers.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-
-from graphql_app.events import EventBus
-from graphql_app.rate_limits import AuthRateLimits
-from graphql_app.security.passwords import PasswordHasher
-from graphql_app.security.revocations import Revocations
-from graphql_app.security.tokens import TokenService
-from graphql_app.storage import Storage
-
-Clock = Callable[[], datetime]
+from graphql_app.services.deps import Deps
+from graphql_app.services.identity import IdentityService
+from graphql_app.services.loaders import Loaders
+from graphql_app.services.todos import TodoService
+from graphql_app.services.users import AccountService
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+class Services:
+    """The services of one request or WebSocket connection."""
+
+    __slots__ = ("accounts", "identity", "todos")
+
+    def __init__(self, deps: Deps, identity: IdentityService) -> None:
+        loaders = Loaders(deps.storage)
+        self.identity = identity
+        self.accounts = AccountService(deps, loaders)
+        self.todos = TodoService(deps, loaders, identity)
 
 
-@dataclass
-class Deps:
-    """What the services share: built once per process by create_app."""
+class ServiceFactory:
+    """Made once per process; makes each request's Services."""
 
-    storage: Storage
-    events: EventBus
-    passwords: PasswordHasher
-    tokens: TokenService
-    clock: Clock = utc_now
-    rate_limits: AuthRateLimits = field(default_factory=AuthRateLimits.disabled)
-    # Built from the above: the access-token revocations every instance shares.
-    revocations: Revocations = field(init=False)
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+        self._identity = IdentityService(deps)
 
-    def __post_init__(self) -> None:
-        self.revocations = Revocations(
-            self.storage, self.events, self.tokens.access_ttl, self.clock
-        )
+    def for_request(self) -> Services:
+        """Services with DataLoaders of their own: one request's (or connection's) reads."""
+        return Services(self._deps, self._identity)
 
-    async def close(self) -> None:
-        """Release what the process holds: connections, threads (the app's shutdown)."""
-        await self.events.close()
-        await self.rate_limits.close()
-        await self.storage.close()
-        self.passwords.close()
+
+__all__ = ["ServiceFactory", "Services"]

@@ -1,4 +1,10 @@
-"""Accounts and sessions: sign-up, log-in, refresh rotation, revocation."""
+"""Accounts and sessions: sign-up, log-in, refresh rotation, revocation, user reads.
+
+The auth mutations that the rate limits count (sign-up, log-in, refresh) take
+the client's IP address: the HTTP layer knows it (behind trusted proxies,
+uvicorn's ProxyHeadersMiddleware has put it in the ASGI scope), the rules here
+use it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,8 @@ from datetime import datetime
 from graphql_app.errors import AuthReason, BadUserInput, Unauthenticated, UserGone
 from graphql_app.models import NewSession, RotateOutcome, User
 from graphql_app.security.tokens import hash_refresh_token, new_family_id, new_refresh_token
-from graphql_app.services import Deps
+from graphql_app.services.deps import Deps
+from graphql_app.services.loaders import Loaders
 from graphql_app.time_limit import write_begins
 from graphql_app.validation import (
     Problems,
@@ -28,12 +35,26 @@ class AuthResult:
     refresh_token: str
     expires_at: datetime
     user_id: str
-    user: User | None = None
 
 
 class AccountService:
-    def __init__(self, deps: Deps) -> None:
+    """The accounts of one request's callers (made per request: it holds its DataLoaders)."""
+
+    def __init__(self, deps: Deps, loaders: Loaders) -> None:
         self.deps = deps
+        self.loaders = loaders
+
+    async def user(self, user_id: str) -> User:
+        """The user; UNAUTHENTICATED (UserGone) when the account no longer exists.
+
+        A user is only ever asked for as an account its requester has proven to
+        own: the caller, the creator of the caller's own todos, or the user of
+        the tokens just issued.
+        """
+        user = await self.loaders.users.load(user_id)
+        if user is None:
+            raise UserGone()
+        return user
 
     def _new_session(self, now: datetime, family_id: str | None = None) -> tuple[str, NewSession]:
         token = new_refresh_token()
@@ -48,10 +69,13 @@ class AccountService:
         self, user_id: str, refresh_token: str, now: datetime, user: User | None
     ) -> AuthResult:
         token, expires_at = self.deps.tokens.issue_access(user_id, now)
-        return AuthResult(token, refresh_token, expires_at, user_id, user)
+        if user is not None:  # what the payload's `user` field will ask for
+            self.loaders.users.prime(user_id, user)
+        return AuthResult(token, refresh_token, expires_at, user_id)
 
-    async def sign_up(self, email: str, fullname: str, password: str) -> AuthResult:
-        await self.deps.rate_limits.hit_client()
+    async def sign_up(self, email: str, fullname: str, password: str, client: str) -> AuthResult:
+        """Create the account and log it in; `client` is the caller's IP address."""
+        await self.deps.rate_limits.hit_client(client)
         problems = Problems()
         email = clean_email(problems, "input.email", email)
         fullname = clean_fullname(problems, "input.fullname", fullname)
@@ -64,19 +88,20 @@ class AccountService:
         user = await self.deps.storage.create_user(email, fullname, password_hash, session, now)
         return self._result(user.id, refresh_token, now, user)
 
-    async def log_in(self, email: str, password: str) -> AuthResult:
+    async def log_in(self, email: str, password: str, client: str) -> AuthResult:
+        """A new session for the right email and password; `client` is the caller's IP."""
         limits = self.deps.rate_limits
-        await limits.hit_client()
+        await limits.hit_client(client)
         email = normalise_email(email)
         # Checked before the password: once an account's failures are spent, even
         # the right password is refused, or guessing would go on undetected.
-        await limits.check_account(email)
+        await limits.check_account(email, client)
         # An email no backend can store belongs to nobody (and would not encode).
         user = await self.deps.storage.get_user_by_email(email) if is_storable(email) else None
         # Always one bcrypt check, also for an unknown email or an impossible password.
         ok = await self.deps.passwords.verify(password, user.password_hash if user else None)
         if user is None or not ok:
-            await limits.record_failed_login(email)
+            await limits.record_failed_login(email, client)
             raise Unauthenticated(INVALID_CREDENTIALS, AuthReason.INVALID_CREDENTIALS)
         now = self.deps.clock()
         refresh_token, session = self._new_session(now)
@@ -84,8 +109,9 @@ class AccountService:
         await self.deps.storage.create_session(user.id, session, now)
         return self._result(user.id, refresh_token, now, user)
 
-    async def refresh(self, refresh_token: str) -> AuthResult:
-        await self.deps.rate_limits.hit_client()
+    async def refresh(self, refresh_token: str, client: str) -> AuthResult:
+        """Rotate the refresh token into a new pair; `client` is the caller's IP address."""
+        await self.deps.rate_limits.hit_client(client)
         now = self.deps.clock()
         successor, session = self._new_session(now)
         write_begins()

@@ -1,4 +1,7 @@
-"""Per-request DataLoaders: one storage call per batch, whatever the page size."""
+"""Per-request DataLoaders over storage: one storage call per batch, whatever the page size.
+
+Only the services use them (services/__init__.py makes one set per request).
+"""
 
 from __future__ import annotations
 
