@@ -1,5 +1,10 @@
 """The import graph of the package and the bench: no module imports, even lazily
-or for typing only, a module that imports it back.
+or for typing only, a module that imports it back; and the layers import one way.
+
+Data flows HTTP → schema → services → storage (README "Layout"): the GraphQL
+and HTTP layers reach stored data and events only through the services, so no
+module of `schema/` or `http/` imports `graphql_app.storage` or
+`graphql_app.events` (app.py, which builds every part, may).
 
 Every `import` and `from ... import` counts, wherever it stands (in a function,
 under `if TYPE_CHECKING:`): a lazy import still ties the two modules together.
@@ -15,6 +20,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("graphql_app", "bench")
+# Layers, and what they must not import (nor anything under it), even lazily.
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "graphql_app.schema": ("graphql_app.storage", "graphql_app.events"),
+    "graphql_app.http": ("graphql_app.storage", "graphql_app.events"),
+}
 
 
 def modules(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
@@ -91,6 +101,22 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def _under(module: str, package: str) -> bool:
+    return module == package or module.startswith(f"{package}.")
+
+
+def forbidden_imports(graph: dict[str, set[str]]) -> list[str]:
+    """`importer -> imported` for each import that FORBIDDEN rules out."""
+    return [
+        f"{importer} -> {target}"
+        for importer in sorted(graph)
+        for layer, banned in FORBIDDEN.items()
+        if _under(importer, layer)
+        for target in sorted(graph[importer])
+        if any(_under(target, b) for b in banned)
+    ]
+
+
 def test_no_module_of_the_package_or_the_bench_imports_one_that_imports_it_back() -> None:
     graph = import_graph(ROOT, PACKAGES)
     assert "graphql_app.events.memory" in graph["graphql_app.events"]  # lazy imports count
@@ -110,3 +136,20 @@ def test_the_cycle_check_finds_lazy_and_typing_only_cycles(tmp_path: Path) -> No
     )
     # The package picking a submodule lazily is no cycle; run <-> report is one.
     assert cycles(import_graph(tmp_path, ("pkg",))) == [["pkg.report", "pkg.run"]]
+
+
+def test_schema_and_http_reach_storage_and_events_only_through_the_services() -> None:
+    assert forbidden_imports(import_graph(ROOT, PACKAGES)) == []
+
+
+def test_the_layer_check_finds_a_layer_importing_storage() -> None:
+    graph = {
+        "graphql_app.schema.types": {"graphql_app.services.todos", "graphql_app.storage"},
+        "graphql_app.http.view": {"graphql_app.events.redis"},
+        "graphql_app.services.todos": {"graphql_app.storage", "graphql_app.events"},
+        "graphql_app.schemata": {"graphql_app.storage"},  # not the schema package
+    }
+    assert forbidden_imports(graph) == [
+        "graphql_app.http.view -> graphql_app.events.redis",
+        "graphql_app.schema.types -> graphql_app.storage",
+    ]
