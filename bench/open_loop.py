@@ -71,7 +71,7 @@ class Connection:
         return status, body
 
     async def _read_chunked(self) -> bytes:
-        parts = []
+        parts: list[bytes] = []
         while True:
             size = int((await self.reader.readline()).split(b";", 1)[0].strip(), 16)
             if size == 0:

@@ -231,7 +231,9 @@ def test_wrk_scripts_count_bad_answers_and_the_write_mix_stays_bounded(
 async def _writer_todo_count(dataset: data.Dataset) -> int:
     storage = open_storage(dataset.url)
     try:
-        return (await storage.list_todos(dataset.writer_id, 1, None, None)).total_count
+        total = (await storage.list_todos(dataset.writer_id, 1, None, None)).total_count
+        assert total is not None
+        return total
     finally:
         await storage.close()
 

@@ -179,7 +179,7 @@ async def gql_flow(subscribe_on: LiveServer, mutate_on: LiveServer, subprotocol:
                 with_vars(UPDATE, {"id": todo["id"], "input": {"isCompleted": True}})
             )
             await mutator.execute(with_vars(DELETE, {"id": todo["id"]}))
-            received = []
+            received: list[dict[str, Any]] = []
             async with asyncio.timeout(10):
                 while len(received) < 3:
                     event = await events.get()

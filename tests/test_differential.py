@@ -176,7 +176,7 @@ class Rewriter:
         definition = parent.fields[node.name.value]
         arguments = tuple(
             self.argument(argument, str(definition.args[argument.name.value].type))
-            for argument in node.arguments
+            for argument in node.arguments or ()
             # An optional argument left out half the time: its default applies.
             if is_non_null_type(definition.args[argument.name.value].type)
             or self.draw(st.booleans())
@@ -427,6 +427,7 @@ def test_generated_operations_answer_identically(twins: tuple[Twins, Pools]) -> 
     @BUDGET
     @given(data=st.data())
     def check(data: st.DataObject) -> None:
+        variables: dict[str, Any]
         if data.draw(st.integers(0, 9)) == 9:
             query, variables = data.draw(broken), {}
             seen["broken documents"] += 1

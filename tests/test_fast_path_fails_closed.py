@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 import strawberry
-from graphql import GraphQLField, GraphQLString
+from graphql import GraphQLField, GraphQLResolveInfo, GraphQLString
 from strawberry.extensions import FieldExtension, SchemaExtension
 from strawberry.permission import BasePermission
 from strawberry.types import Info
@@ -176,9 +176,16 @@ class Recorder(SchemaExtension):
 
     calls: ClassVar[list[str]] = []
 
-    def resolve(self, _next: Callable[..., Any], root: Any, info: Any, **kwargs: Any) -> Any:
+    def resolve(
+        self,
+        _next: Callable[..., Any],
+        root: Any,
+        info: GraphQLResolveInfo[Any],
+        *args: str,
+        **kwargs: Any,
+    ) -> Any:
         Recorder.calls.append(info.field_name)
-        return _next(root, info, **kwargs)
+        return _next(root, info, *args, **kwargs)
 
 
 async def test_middleware_turns_the_fast_path_off() -> None:

@@ -19,7 +19,8 @@ import pytest
 from graphql_app.app import create_app
 from graphql_app.errors import StorageRefused
 from graphql_app.settings import Settings
-from graphql_app.storage.fauna import FaunaStorage, _OfflineFaunaClient, building_line
+from graphql_app.storage.fauna import FaunaStorage, _OfflineFaunaClient
+from graphql_app.storage.fauna_indexes import building_line
 from tests.fauna_emulator import FaunaEmulator
 from tests.support.clock import Clock
 from tests.support.fauna_backend import SECRET, fauna_url, shared_emulator

@@ -224,10 +224,12 @@ async def two_users(world: World) -> tuple[Account, Account]:
     return small, big
 
 
-async def events_until_marker(stream: EventStream, bus: InProcessEventBus, user_id: str) -> list:
+async def events_until_marker(
+    stream: EventStream, bus: InProcessEventBus, user_id: str
+) -> list[TodoEvent]:
     """Every event published so far, read up to a marker published now: counted, not timed."""
     await bus.publish(TodoEvent(TodoEventKind.DELETED, user_id, "marker", None))
-    received = []
+    received: list[TodoEvent] = []
     async with asyncio.timeout(10):
         async for event in stream:
             if event.todo_id == "marker":

@@ -154,13 +154,14 @@ async def test_filter_and_total_count_agree(gql: GraphQLClient) -> None:
 
 async def test_bad_cursor_and_first_are_bad_user_input(gql: GraphQLClient) -> None:
     ada = await sign_up(gql, "cursor@example.com")
-    for variables, field in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"first": 5, "after": "garbage"}, "after"),
         ({"first": 5, "after": "cDE6eHl6"}, "after"),  # base64 of a malformed position
         ({"first": 0}, "first"),
         ({"first": 101}, "first"),
         ({"first": -1}, "first"),
-    ]:
+    ]
+    for variables, field in cases:
         result = await gql(TODOS_PAGE, variables, token=ada.token)
         assert result.codes == ["BAD_USER_INPUT"], variables
         assert list(result.errors[0]["extensions"]["fields"]) == [field]
@@ -197,7 +198,7 @@ async def test_set_all_completed_and_clear_completed(gql: GraphQLClient) -> None
 
 
 async def test_todo_operations_need_a_token(gql: GraphQLClient) -> None:
-    for query, variables in [
+    operations: list[tuple[str, dict[str, Any] | None]] = [
         (TODO, {"id": "x"}),
         (TODOS_PAGE, {"first": 1}),
         (UPDATE, {"id": "x", "input": {"name": "n"}}),
@@ -205,7 +206,8 @@ async def test_todo_operations_need_a_token(gql: GraphQLClient) -> None:
         (SET_ALL, {"c": True}),
         (CLEAR, None),
         ('mutation { createTodo(input: {name: "n"}) { id } }', None),
-    ]:
+    ]
+    for query, variables in operations:
         result = await gql(query, variables)
         assert result.codes == ["UNAUTHENTICATED"], query
         assert result.data is None or set(result.data.values()) == {None}  # todo(id) is nullable

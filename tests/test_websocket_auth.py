@@ -16,6 +16,7 @@ import pytest
 from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
+from wsproto.events import Message
 
 from tests.support.graphql_client import GraphQLClient, create_todo, sign_up
 
@@ -29,7 +30,12 @@ async def connect(app: Starlette) -> AsyncIterator[AsyncWebSocketSession]:
     transport = ASGIWebSocketTransport(app=app)
     async with (
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
-        aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws,
+        aconnect_ws(
+            "/graphql",
+            client,
+            subprotocols=["graphql-transport-ws"],
+            session_class=AsyncWebSocketSession,
+        ) as ws,
     ):
         yield ws
 
@@ -37,6 +43,7 @@ async def connect(app: Starlette) -> AsyncIterator[AsyncWebSocketSession]:
 async def receive(ws: AsyncWebSocketSession) -> dict[str, Any]:
     """The next message, text or binary frame alike (the server sends its JSON as bytes)."""
     event = await ws.receive(timeout=5)
+    assert isinstance(event, Message), event
     message: dict[str, Any] = json.loads(event.data)
     return message
 
