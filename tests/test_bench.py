@@ -692,3 +692,15 @@ def test_each_peer_refuses_bad_tokens_and_introspection_as_graphql_app_does(
     # Apollo Server answers a document that fails validation with 400.
     answer = _post(peer, introspection, f"Bearer {peers.token}", (200, 400))
     assert "errors" in answer and not answer.get("data"), answer
+
+
+async def test_cost_measures_each_scenario_of_both_apps_through_their_routes() -> None:
+    """bench/cost.py: every scenario answered without errors (it checks each answer)
+    by graphql_app and the baseline, and a ratio for each pair."""
+    from bench.cost import SCENARIOS, TARGETS, Clock, measure, report
+
+    results = await measure(["sqlite"], list(SCENARIOS), 4, Clock("cpu", 2))
+    assert {(m.scenario, m.target) for m in results} == {(s, t) for s in SCENARIOS for t in TARGETS}
+    assert all(len(m.values) == 2 and min(m.values) > 0 for m in results)
+    table = report(results, "cpu")
+    assert all(f"| ({s}) | sqlite |" in table for s in SCENARIOS)
