@@ -163,6 +163,7 @@ def create_app(
     app.state.deps = deps
     app.state.query_cache = query_cache
     app.state.metrics = metrics
+    app.state.schema = schema
     app.state.settings = settings
     return app
 

@@ -50,6 +50,13 @@ def parameters(function: Callable[..., Any]) -> list[str]:
                 "sub_response",
             ],
         ),
+        # What the view's prepared-operation path calls as Strawberry's run() does
+        # (http_view.py: HTTPGraphQLView._run).
+        (AsyncBaseHTTPView, "_handle_errors", ["self", "errors", "response_data"]),
+        (AsyncBaseHTTPView, "process_result", ["self", "request", "result"]),
+        (GraphQL, "get_sub_response", ["self", "request"]),
+        (GraphQL, "get_context", ["self", "request", "response"]),
+        (BaseView, "decode_json", ["self", "data"]),
         # The WebSocket adapter: the only place frames are read and written.
         (ASGIWebSocketAdapter, "__init__", ["self", "view", "request", "response"]),
         (ASGIWebSocketAdapter, "iter_json", ["self", "ignore_parsing_errors"]),

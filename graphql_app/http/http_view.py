@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -104,6 +104,44 @@ REFUSALS: dict[int, type[AppError]] = {404: NotFound, 409: Conflict}
 def _refused(error: AppError) -> ExecutionResult:
     """An operation refused before it ran: a request error (graphql-core copies the code)."""
     return ExecutionResult(data=None, errors=[GraphQLError(error.message, original_error=error)])
+
+
+# Content-Type values that Strawberry reads as JSON, as clients send them.
+PLAIN_JSON = frozenset(
+    {"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"}
+)
+
+
+def _persisted(extensions: dict[str, Any]) -> bool:
+    """Whether `extensions` ask for a persisted query (or ask wrongly: refused elsewhere)."""
+    try:
+        return requested_persisted_query(extensions) is not None
+    except PersistedQueryProblem:
+        return True
+
+
+class PlainParameters(NamedTuple):
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+    extensions: dict[str, Any] | None
+
+
+def _plain_parameters(data: object) -> PlainParameters | None:
+    """The parameters of a JSON body that is one operation, every parameter of the
+    type the spec wants, and no persisted query; None otherwise."""
+    if type(data) is not dict:
+        return None
+    query, variables = data.get("query"), data.get("variables")
+    operation_name, extensions = data.get("operationName"), data.get("extensions")
+    if (
+        isinstance(query, str)
+        and (variables is None or type(variables) is dict)
+        and (operation_name is None or isinstance(operation_name, str))
+        and (extensions is None or (type(extensions) is dict and not _persisted(extensions)))
+    ):
+        return PlainParameters(query, variables, operation_name, extensions)
+    return None
 
 
 def _check_parameters(data: GraphQLRequestData) -> None:
@@ -195,12 +233,56 @@ class HTTPGraphQLView(GraphQL[Context, None]):
         error = REFUSALS.get(exc.status_code, BadRequest)(exc.reason)
         return self._error(request, exc.status_code, error, headers=headers)
 
+    # -- prepared operations (schema/prepared.py) ------------------------------------
+
+    async def _run(self, request: Request) -> Response:
+        """self.run; or, for a POSTed query or mutation the schema has prepared, the
+        same answer without Strawberry's per-request plumbing.
+
+        Only the plain case takes the short path: whatever could make the full
+        path refuse or reroute the request (CSRF, the Accept header, the content
+        type, JSON that is not one object, a parameter of the wrong type,
+        persisted queries, a document not prepared: unseen, invalid, a
+        subscription) goes to self.run, which answers it as before (the body,
+        once read, stays with the request). The context, the result's processing
+        and the response are the full path's own methods.
+        """
+        prepared = getattr(self.schema, "prepared", None)
+        if prepared is None or request.method != "POST" or not self._plain_post(request.headers):
+            return await self.run(request)
+        try:
+            data = self.decode_json(await request.body())
+        except ValueError:  # orjson's JSONDecodeError
+            data = None
+        parameters = _plain_parameters(data)
+        operation = parameters and prepared.prepare(parameters.query, parameters.operation_name)
+        if parameters is None or operation is None:
+            return await self.run(request)
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, sub_response)
+        result = await prepared.execute(
+            operation, parameters.variables, context, parameters.extensions
+        )
+        response_data = await self.process_result(request, result)
+        if result.errors:
+            self._handle_errors(result.errors, response_data)
+        return self.create_response(response_data, sub_response)
+
+    def _plain_post(self, headers: Any) -> bool:
+        """A POST's headers ask for a JSON answer to a JSON body that CSRF prevention passes."""
+        if headers.get("content-type") not in PLAIN_JSON:
+            return False
+        if self.settings.csrf_prevention and not csrf.needs_preflight(headers):
+            return False
+        accept = choose_stream(headers.get("accept"))
+        return accept.json and accept.preferred is None
+
     # -- graphql-sse's single connection mode (sse_single.py) ------------------------
 
     async def _dispatch(self, request: Request) -> Response:
         token = request.headers.get(TOKEN_HEADER) or request.query_params.get(TOKEN_PARAM)
         if token is None and request.method not in ("PUT", "DELETE"):
-            return await self.run(request)
+            return await self._run(request)
         if request.method == "PUT":
             reservation = self.reservations.reserve()
             if reservation is None:

@@ -14,10 +14,11 @@ from graphql_app.metrics import Metrics
 from graphql_app.schema.error_formatting import error_codes
 from graphql_app.schema.execution import FAST_PATH_PROBLEMS, FastExecutor
 from graphql_app.schema.execution import log as execution_log
-from graphql_app.schema.limits import QueryLimits, bounded_validation
+from graphql_app.schema.limits import QueryLimits, bounded_validation, validation_check
 from graphql_app.schema.mutations import Mutation
 from graphql_app.schema.observability import observe
 from graphql_app.schema.parsing import parsing
+from graphql_app.schema.prepared import PreparedOperations, prepared_operations
 from graphql_app.schema.queries import Query
 from graphql_app.schema.scalars import DateTime
 from graphql_app.schema.subscriptions import Subscription
@@ -25,6 +26,10 @@ from graphql_app.settings import Settings
 
 
 class AppSchema(strawberry.Schema):
+    # Operations the HTTP view may run without Strawberry's per-request plumbing
+    # (schema/prepared.py); None: every operation takes Strawberry's path.
+    prepared: PreparedOperations | None = None
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -62,8 +67,10 @@ def build_schema(
     cache lives at module level; the factory only makes per-request hooks),
     and so is each document's validation (schema/limits.py).
     `max_batch_size` turns batching on (None: a JSON array is refused).
-    `fast_execution=False` keeps graphql-core's standard executor, which
-    tests/test_execution.py compares the fast one against.
+    `fast_execution=False` keeps graphql-core's standard executor and
+    Strawberry's path for every operation (no prepared operations), which
+    tests/test_execution.py and tests/test_differential.py compare the fast
+    ones against.
     """
     limits = limits or QueryLimits()
     if fast_execution and FAST_PATH_PROBLEMS:
@@ -71,14 +78,15 @@ def build_schema(
             "fast execution is off (every field takes graphql-core's path): %s",
             "; ".join(FAST_PATH_PROBLEMS),
         )
+    check = validation_check(limits)
     extensions: list[Any] = [
         observe(metrics),
         error_codes(hide_suggestions=limits.hide_suggestions),
         parsing(max_tokens),
-        bounded_validation(limits),
+        bounded_validation(limits, check),
     ]
     extensions.extend(extra_extensions or [])
-    return AppSchema(
+    schema = AppSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -92,6 +100,16 @@ def build_schema(
         scalar_overrides={datetime: DateTime},
         execution_context_class=FastExecutor if fast_execution else None,
     )
+    # Prepared operations stand in for exactly these extensions, nothing more.
+    if not extra_extensions:
+        schema.prepared = prepared_operations(
+            schema,
+            max_tokens=max_tokens,
+            check=check,
+            metrics=metrics,
+            hide_suggestions=limits.hide_suggestions,
+        )
+    return schema
 
 
 def schema_sdl() -> str:

@@ -86,6 +86,12 @@ def coded_error(error: GraphQLError, *, hide_suggestions: bool = False) -> Graph
     )
 
 
+def code_errors(result: object, *, hide_suggestions: bool) -> None:
+    """Replace a result's errors by their coded forms (coded_error), in place."""
+    if isinstance(result, (GraphQLExecutionResult, ExecutionResult)) and result.errors:
+        result.errors = [coded_error(e, hide_suggestions=hide_suggestions) for e in result.errors]
+
+
 class ErrorCodes(SchemaExtension):
     """Codes every error of a result, masks the unexpected ones (streamed results too)."""
 
@@ -94,10 +100,7 @@ class ErrorCodes(SchemaExtension):
         self._streamed = False
 
     def _code(self, result: object) -> None:
-        if isinstance(result, (GraphQLExecutionResult, ExecutionResult)) and result.errors:
-            result.errors = [
-                coded_error(e, hide_suggestions=self.hide_suggestions) for e in result.errors
-            ]
+        code_errors(result, hide_suggestions=self.hide_suggestions)
 
     def on_operation(self) -> Iterator[None]:
         yield

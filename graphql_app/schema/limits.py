@@ -116,7 +116,7 @@ def _provided_operation_name(context: ExecutionContext) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _operation_count(document: DocumentNode) -> int:
+def operation_count(document: DocumentNode) -> int:
     return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
 
 
@@ -170,7 +170,7 @@ class BoundedValidation(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.pre_execution_errors is None:
-            if _provided_operation_name(context) is None and _operation_count(document) > 1:
+            if _provided_operation_name(context) is None and operation_count(document) > 1:
                 # Strawberry and the fast executor would run the first one; the spec
                 # makes it a request error.
                 refusal = BadRequest(OPERATION_NAME_REQUIRED)
@@ -188,8 +188,25 @@ class BoundedValidation(SchemaExtension):
         yield
 
 
-def bounded_validation(limits: QueryLimits) -> Callable[[], BoundedValidation]:
+ValidationCheck = Callable[
+    [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
+]
+
+
+def bounded_validation(
+    limits: QueryLimits, check: ValidationCheck | None = None
+) -> Callable[[], BoundedValidation]:
     """A factory of the extension (one instance per operation), its rules built once.
+
+    `check` is `validation_check(limits)` when the caller shares it (build_schema
+    does, with schema/prepared.py).
+    """
+    check = check or validation_check(limits)
+    return lambda: BoundedValidation(check)
+
+
+def validation_check(limits: QueryLimits) -> ValidationCheck:
+    """The validation of BoundedValidation: a document's errors under `limits`.
 
     A document's verdict depends only on the schema, the document and the
     rules, so it is cached: a client repeating an operation is not validated
@@ -246,4 +263,4 @@ def bounded_validation(limits: QueryLimits) -> Callable[[], BoundedValidation]:
             ]
         return validate(schema, document, limit_rules, max_errors=limits.max_errors)
 
-    return lambda: BoundedValidation(check)
+    return check

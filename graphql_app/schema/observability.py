@@ -37,6 +37,29 @@ def loggable_name(name: str | None) -> str | None:
     return name if NAME.fullmatch(name) else "<invalid>"
 
 
+def record_operation(
+    metrics: Metrics | None,
+    operation_name: str | None,
+    operation_type: str,
+    seconds: float | None,
+    codes: list[str],
+    context: object,
+) -> None:
+    """An operation's facts into the request log's record and the metrics.
+
+    Also what schema/prepared.py calls for the operations it runs itself.
+    """
+    name = loggable_name(operation_name)
+    record = current_record()
+    if record is not None:
+        record.operations.append(OperationRecord(name, operation_type, codes))
+        user_id = getattr(context, "user_id", None)
+        if isinstance(user_id, str):
+            record.user_id = user_id
+    if metrics is not None:
+        metrics.observe_operation(name, operation_type, seconds, codes)
+
+
 class Observe(SchemaExtension):
     """Counts operations, their duration, their errors by code and live subscriptions."""
 
@@ -62,20 +85,17 @@ class Observe(SchemaExtension):
         context = self.execution_context
         operation_type = self._operation_type()
         codes = self._stream_codes if self._subscription else error_codes_of(context.result)
-        name = loggable_name(context.operation_name)
-        record = current_record()
-        if record is not None:
-            record.operations.append(OperationRecord(name, operation_type, codes))
-            user_id = getattr(context.context, "user_id", None)
-            if isinstance(user_id, str):
-                record.user_id = user_id
-        if self.metrics is not None:
-            if self._subscription:
-                self.metrics.active_subscriptions.dec()
-            # A subscription's lifetime is not a latency: count it, don't time it.
-            self.metrics.observe_operation(
-                name, operation_type, None if self._subscription else seconds, codes
-            )
+        if self.metrics is not None and self._subscription:
+            self.metrics.active_subscriptions.dec()
+        # A subscription's lifetime is not a latency: count it, don't time it.
+        record_operation(
+            self.metrics,
+            context.operation_name,
+            operation_type,
+            None if self._subscription else seconds,
+            codes,
+            context.context,
+        )
 
     def on_execute(self) -> Iterator[None]:
         if self._operation_type() == OperationType.SUBSCRIPTION.value:

@@ -23,7 +23,8 @@ MAX_CACHED_QUERY = 8192
 
 
 @functools.lru_cache(maxsize=1000)
-def _parse(query: str, max_tokens: int) -> DocumentNode:
+def parse_cached(query: str, max_tokens: int) -> DocumentNode:
+    """The parsed document of `query` (cached); raises GraphQLError on a syntax error."""
     return parse(query, max_tokens=max_tokens)
 
 
@@ -40,7 +41,7 @@ class Parsing(SchemaExtension):
         if query and len(query) <= MAX_CACHED_QUERY and context.graphql_document is None:
             # On a syntax error Strawberry parses again and reports it the usual way.
             with contextlib.suppress(GraphQLError):
-                context.graphql_document = _parse(query, self.max_tokens)
+                context.graphql_document = parse_cached(query, self.max_tokens)
         yield
 
 
@@ -57,7 +58,7 @@ def is_subscription(query: object, operation_name: object, max_tokens: int) -> b
         return False
     try:
         document = (
-            _parse(query, max_tokens)
+            parse_cached(query, max_tokens)
             if len(query) <= MAX_CACHED_QUERY
             else parse(query, max_tokens=max_tokens)
         )

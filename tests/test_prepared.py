@@ -1,0 +1,205 @@
+"""Prepared operations (schema/prepared.py) answer what Strawberry's path answers.
+
+Two apps on one storage, one with the fast execution (prepared operations and
+the fast executor), one without (Strawberry's view and Schema.execute, and
+graphql-core's executor), get the same requests: plain POSTs the prepared
+path runs, and every kind of request it must leave to Strawberry's path
+(other content types, Accept headers that ask for a stream or refuse JSON,
+batches, persisted queries, bad parameters, documents that do not parse or
+validate, several operations, subscriptions). Status, headers, body bytes,
+the request-log line and the operation metrics must be the same.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from graphql_app.app import create_app
+from graphql_app.models import NewSession
+from graphql_app.schema import build_schema
+from graphql_app.schema import execution as fast_execution
+from graphql_app.schema.observability import Observe
+from graphql_app.settings import Settings
+from graphql_app.storage import Storage
+from tests.support.backends import backend_factory
+from tests.support.clock import Clock
+from tests.support.graphql_client import GraphQLClient
+
+JSON = {"content-type": "application/json"}
+PAGE = "query Page { todos(first: 2) { totalCount edges { cursor node { id name createdAt } } } }"
+ME = "{ me { fullname todos(first: 2) { edges { node { name creator { email } } } } } }"
+TWO = "query A { me { id } } query B { todos { totalCount } }"
+CREATE = "mutation C($i: CreateTodoInput!) { createTodo(input: $i) { id } }"
+
+
+def body(**payload: Any) -> str:
+    return json.dumps(payload)
+
+
+# (what, headers beyond the token, body); each answered by both apps in turn.
+REQUESTS: list[tuple[str, dict[str, str], str]] = [
+    ("a page", JSON, body(query=PAGE)),
+    ("the page again", JSON, body(query=PAGE, operationName="Page")),
+    ("me with creators", JSON, body(query=ME, variables=None, extensions={"trace": 1})),
+    ("charset", {"content-type": "application/json; charset=utf-8"}, body(query=PAGE)),
+    ("other spacing", {"content-type": "application/json;charset=UTF-8"}, body(query=PAGE)),
+    (
+        "graphql-response+json",
+        {**JSON, "accept": "application/graphql-response+json"},
+        body(query=PAGE),
+    ),
+    ("named of two", JSON, body(query=TWO, operationName="B")),
+    ("two, no name", JSON, body(query=TWO)),
+    ("unknown name", JSON, body(query=PAGE, operationName="Nope")),
+    ("empty name", JSON, body(query=PAGE, operationName="")),
+    ("syntax error", JSON, body(query="{ todos { totalCount ")),
+    ("validation error", JSON, body(query="{ nope }")),
+    (
+        "validation error, spec media type",
+        {**JSON, "accept": "application/graphql-response+json"},
+        body(query="{ nope }"),
+    ),
+    ("empty query", JSON, body(query="")),
+    ("no query", JSON, body(variables={})),
+    ("query not a string", JSON, body(query=3)),
+    ("variables not an object", JSON, body(query=PAGE, variables=[1])),
+    ("name not a string", JSON, body(query=PAGE, operationName=3)),
+    ("extensions not an object", JSON, body(query=PAGE, extensions="x")),
+    ("variable of the wrong type", JSON, body(query=CREATE, variables={"i": {"name": 3}})),
+    ("variable missing", JSON, body(query=CREATE, variables={})),
+    ("a resolver's error", JSON, body(query=CREATE, variables={"i": {"name": "   "}})),
+    (
+        "persisted, unknown",
+        JSON,
+        body(extensions={"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}),
+    ),
+    (
+        "persisted, wrong hash",
+        JSON,
+        body(query=PAGE, extensions={"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}),
+    ),
+    ("persisted, malformed", JSON, body(query=PAGE, extensions={"persistedQuery": 3})),
+    ("a batch", JSON, json.dumps([{"query": PAGE}])),
+    ("a JSON string", JSON, json.dumps("x")),
+    ("not JSON", JSON, "{"),
+    ("text/plain (CSRF)", {"content-type": "text/plain"}, body(query=PAGE)),
+    ("no content type", {}, body(query=PAGE)),
+    ("form content", {"content-type": "application/x-www-form-urlencoded"}, "query=x"),
+    ("JSON refused", {**JSON, "accept": "text/html"}, body(query=PAGE)),
+    ("a query asking for events", {**JSON, "accept": "text/event-stream"}, body(query=PAGE)),
+    ("a subscription", JSON, body(query="subscription { todoEvents { kind } }")),
+    ("introspection", JSON, body(query="{ __schema { queryType { name } } }")),
+]
+
+
+@dataclass
+class Twins:
+    standard: GraphQLClient
+    fast: GraphQLClient
+    standard_app: Starlette
+    fast_app: Starlette
+    token: str
+
+
+@pytest.fixture
+async def twins(tmp_path: Path, settings: Settings) -> AsyncIterator[Twins]:
+    clock = Clock()
+    clock.now = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    async with backend_factory("sqlite")(tmp_path) as storage:
+        apps = [_app(settings, clock, storage, fast) for fast in (False, True)]
+        clients = [
+            GraphQLClient(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t")
+            )
+            for app in apps
+        ]
+        # Stored directly, so that the apps' metrics count only the requests compared.
+        session = NewSession("family", "hash", clock.now + timedelta(days=1))
+        user = await storage.create_user("ada@example.com", "Ada", "x", session, clock.now)
+        for n in range(3):
+            await storage.create_todo(user.id, f"todo {n}", n == 1, clock())
+        token, _ = apps[1].state.deps.tokens.issue_access(user.id, clock.now)
+        try:
+            yield Twins(clients[0], clients[1], apps[0], apps[1], token)
+        finally:
+            for client in clients:
+                await client.http.aclose()
+
+
+def _app(settings: Settings, clock: Clock, storage: Storage, fast: bool) -> Starlette:
+    return create_app(settings, clock=clock, storage=storage, fast_execution=fast)
+
+
+async def answer(
+    client: GraphQLClient, token: str, headers: dict[str, str], content: str, caplog: Any
+) -> tuple[Any, ...]:
+    caplog.clear()
+    response = await client.http.post(
+        "/graphql", content=content, headers={**headers, "authorization": f"Bearer {token}"}
+    )
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "graphql_app.access"]
+    for line in lines:
+        del line["request_id"], line["duration_ms"]
+    kept = ("content-type", "cache-control", "allow")
+    return (
+        response.status_code,
+        {name: response.headers.get(name) for name in kept},
+        response.content,
+        lines,
+    )
+
+
+async def test_every_kind_of_request_answers_as_strawberrys_path(
+    twins: Twins, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="graphql_app.access")
+    for what, headers, content in REQUESTS:
+        want = await answer(twins.standard, twins.token, headers, content, caplog)
+        got = await answer(twins.fast, twins.token, headers, content, caplog)
+        assert got == want, what
+    # The operations' metrics agree too (durations aside).
+    assert _counts(twins.fast_app) == _counts(twins.standard_app)
+    assert any(line.startswith("graphql_errors_total{") for line in _counts(twins.fast_app))
+
+
+def _counts(app: Starlette) -> list[str]:
+    counted = (
+        "graphql_operations_total",
+        "graphql_errors_total",
+        "graphql_operation_duration_seconds_count",
+    )
+    exposition = app.state.metrics.exposition().decode()
+    return [line for line in exposition.splitlines() if line.startswith(counted)]
+
+
+async def test_plain_posts_take_the_prepared_path(twins: Twins) -> None:
+    """The path the differential tests compare is really the one plain requests take."""
+    fast, token = twins.fast, twins.token
+    prepared = twins.fast_app.state.schema.prepared
+    assert prepared is not None
+    before = prepared.prepare.cache_info()
+    for query in (PAGE, ME, PAGE):
+        assert (await fast(query, token=token)).ok()
+    after = prepared.prepare.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (2, 1)
+    assert prepared.prepare(PAGE, None) is not None
+    for query, name in ((TWO, None), (PAGE, "Nope"), ("{ nope }", None), ("{ todos {", None)):
+        assert prepared.prepare(query, name) is None, query
+
+
+def test_prepared_operations_only_for_the_apps_own_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert build_schema().prepared is not None
+    assert build_schema(fast_execution=False).prepared is None
+    assert build_schema(extra_extensions=[lambda: Observe(None)]).prepared is None
+    monkeypatch.setattr(fast_execution, "FAST_PATH_PROBLEMS", ["graphql-core 9.9.9 is untested"])
+    assert build_schema().prepared is None
