@@ -252,3 +252,33 @@ def test_readme_python_gql_snippets_are_what_these_tests_run() -> None:
     ]
     assert regions
     assert shown == regions
+
+
+TODO = GraphQLRequest("query Todo($id: ID!) { todo(id: $id) { id name isCompleted } }")
+
+
+@pytest.mark.parametrize("subprotocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_gql_websockets_reads_after_writes_on_one_socket(
+    server: LiveServer, subprotocol: str
+) -> None:
+    """Queries on a long-lived socket see the writes made before them, on it too:
+    each operation reads afresh, not from what the connection read earlier."""
+    suffix = uuid.uuid4().hex[:12]
+    _, token = await gql_log_in(graphql_url(server), f"fresh-{suffix}@example.com")
+    async with gql_socket(ws_url(server), token, subprotocol) as session:
+        first_page = with_vars(PAGE, {"first": 10})
+        assert (await session.execute(first_page))["todos"]["totalCount"] == 0
+        created = (await session.execute(with_vars(CREATE, {"input": {"name": "one"}})))[
+            "createTodo"
+        ]
+        page = (await session.execute(first_page))["todos"]
+        assert page["totalCount"] == 1
+        assert [edge["node"]["name"] for edge in page["edges"]] == ["one"]
+        by_id = with_vars(TODO, {"id": created["id"]})
+        assert (await session.execute(by_id))["todo"]["isCompleted"] is False
+        update = {"id": created["id"], "input": {"isCompleted": True}}
+        await session.execute(with_vars(UPDATE, update))
+        assert (await session.execute(by_id))["todo"]["isCompleted"] is True
+        await session.execute(with_vars(DELETE, {"id": created["id"]}))
+        assert (await session.execute(by_id))["todo"] is None
+        assert (await session.execute(first_page))["todos"]["totalCount"] == 0

@@ -67,6 +67,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 {"id": message["id"], "type": "error", "payload": [limit_reached(limit)]}
             )
             return
+        self.context.read_afresh()
         await super().handle_subscribe(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:

@@ -74,6 +74,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
                 ErrorMessage(type="error", id=operation_id, payload=limit_reached(limit))
             )
             return
+        self.context.read_afresh()
         await super().handle_start(message)
 
     async def handle_async_results(

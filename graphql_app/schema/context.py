@@ -59,6 +59,12 @@ class Context:
         """The caller's user id; None when anonymous (observability logs it)."""
         return self.caller.user_id if self.caller is not None else None
 
+    def read_afresh(self) -> None:
+        """Start an operation on a WebSocket connection, whose context lives as long
+        as the connection: its reads go to storage, not to what earlier operations'
+        DataLoaders hold (a page read, then changed, then read again)."""
+        self.services = self.services.renewed()
+
     def require_caller(self) -> AccessClaims:
         """The caller's access token; UNAUTHENTICATED without a valid one.
 

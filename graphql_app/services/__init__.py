@@ -18,13 +18,19 @@ from graphql_app.services.users import AccountService
 class Services:
     """The services of one request or WebSocket connection."""
 
-    __slots__ = ("accounts", "identity", "todos")
+    __slots__ = ("_deps", "accounts", "identity", "todos")
 
     def __init__(self, deps: Deps, identity: IdentityService) -> None:
         loaders = Loaders(deps.storage)
+        self._deps = deps
         self.identity = identity
         self.accounts = AccountService(deps, loaders)
         self.todos = TodoService(deps, loaders, identity)
+
+    def renewed(self) -> Services:
+        """The same services with empty DataLoaders: for the next operation on a
+        WebSocket, which must not read what the connection's earlier ones cached."""
+        return Services(self._deps, self.identity)
 
 
 class ServiceFactory:
