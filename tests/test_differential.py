@@ -70,6 +70,7 @@ from hypothesis_graphql import Mode, queries
 
 from graphql_app.app import create_app
 from graphql_app.schema import schema_sdl
+from graphql_app.schema.prepared import PlanRuns
 from graphql_app.settings import Settings
 from tests.support.backends import backend_factory
 from tests.support.clock import Clock
@@ -440,7 +441,10 @@ def test_generated_operations_answer_identically(twins: tuple[Twins, Pools]) -> 
             seen["directives"] += "@" in query
         summarise(assert_identical(target, query, variables), seen)
 
+    planned = PlanRuns.answered
     check()
+    # Query plans (schema/plans.py) answered a good share of them themselves.
+    assert PlanRuns.answered - planned >= EXAMPLES // 10, PlanRuns.answered - planned
     # The budget was spent on what matters: real data, errors, and every construct.
     assert seen["data"] >= EXAMPLES // 2 and seen["records in lists"] >= 10, seen
     assert seen["error BAD_USER_INPUT"] >= 10, seen

@@ -111,6 +111,56 @@ def test_graphql_core_middleware_manager_returns_an_unwrapped_resolver() -> None
     assert MiddlewareManager(Wrapper()).get_field_resolver(resolver) is not resolver
 
 
+# -- graphql-core's execution: what prepared operations and query plans call ----------
+
+
+def test_graphql_core_build_and_the_field_helpers_plans_call() -> None:
+    """schema/prepared.py builds the executor as `execute` does, and schema/plans.py
+    calls, as graphql-core's own execute_field does, build_resolve_info,
+    get_argument_values and collect_fields; FieldDetails carry what they read."""
+    from graphql.execution.collect_fields import FieldDetails, collect_fields
+    from graphql.execution.values import get_argument_values
+
+    assert parameters(StrawberryGraphQLCoreExecutionContext.build)[:13] == [
+        "schema",
+        "document",
+        "root_value",
+        "context_value",
+        "raw_variable_values",
+        "operation_name",
+        "field_resolver",
+        "type_resolver",
+        "subscribe_field_resolver",
+        "max_coercion_errors",
+        "enable_early_execution",
+        "middleware",
+        "is_awaitable",
+    ]
+    assert parameters(StrawberryGraphQLCoreExecutionContext.build_resolve_info) == [
+        "self",
+        "field_def",
+        "field_nodes",
+        "parent_type",
+        "path",
+    ]
+    assert parameters(get_argument_values) == [
+        "type_def",
+        "node",
+        "variable_values",
+        "fragment_variable_values",
+        "hide_suggestions",
+    ]
+    assert parameters(collect_fields)[:6] == [
+        "schema",
+        "fragments",
+        "variable_values",
+        "runtime_type",
+        "operation",
+        "hide_suggestions",
+    ]
+    assert FieldDetails._fields == ("node", "defer_usage", "fragment_variable_values")
+
+
 # -- Strawberry's schema: what FastExecutor and BoundedValidation read ------------------
 
 

@@ -22,13 +22,17 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import get_operation_ast, parse
 from starlette.applications import Starlette
 
 from graphql_app.app import create_app
 from graphql_app.models import NewSession
 from graphql_app.schema import build_schema
 from graphql_app.schema import execution as fast_execution
+from graphql_app.schema.execution import FastExecutor
 from graphql_app.schema.observability import Observe
+from graphql_app.schema.plans import QueryPlan, compile_plan, plannable
+from graphql_app.schema.prepared import PlanRuns
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
 from tests.support.backends import backend_factory
@@ -203,3 +207,100 @@ def test_prepared_operations_only_for_the_apps_own_schema(monkeypatch: pytest.Mo
     assert build_schema(extra_extensions=[lambda: Observe(None)]).prepared is None
     monkeypatch.setattr(fast_execution, "FAST_PATH_PROBLEMS", ["graphql-core 9.9.9 is untested"])
     assert build_schema().prepared is None
+
+
+# Queries with a plan (schema/plans.py), each answered by it or handed to graphql-core.
+PLANNED: list[tuple[str, str, dict[str, Any] | None, bool]] = [
+    ("a page", PAGE, None, True),
+    ("me with creators", ME, None, True),
+    (
+        "aliases, the same field twice with other arguments, fragments",
+        "query Q($f: Int) { a: todos(first: $f) { ...C } b: todos(first: 1, "
+        "filter: {isCompleted: true}) { edges { node { ... on Todo { id isCompleted } } } "
+        "pageInfo { hasNextPage endCursor } } } fragment C on TodoConnection "
+        "{ totalCount __typename edges { cursor n: node { __typename name } } }",
+        {"f": 2},
+        True,
+    ),
+    (
+        "creators' own pages",
+        "{ todos(last: 2) { edges { node { creator { id email todos(first: 1) { totalCount } } "
+        "updatedAt } } } }",
+        None,
+        True,
+    ),
+    ("a null todo", '{ todo(id: "nope") { id name } }', None, True),
+    ("a resolver's error", '{ todos(after: "junk") { totalCount } }', None, False),
+    (
+        "an error after a page",
+        '{ todos { totalCount } todo(id: "") { creator { email } } }',
+        None,
+        True,
+    ),
+    (
+        "an unknown variable value",
+        "query Q($f: Int) { todos(first: $f) { totalCount } }",
+        {"f": -1},
+        False,
+    ),
+]
+
+
+async def test_query_plans_answer_as_graphql_core(
+    twins: Twins, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The plans answer the queries they cover, and give the others (errors) to
+    graphql-core, which answers them as on the standard path."""
+    for what, query, variables, answered in PLANNED:
+        before = (PlanRuns.answered, PlanRuns.handed_over)
+        content = body(query=query, variables=variables)
+        want = await answer(twins.standard, twins.token, JSON, content, caplog)
+        got = await answer(twins.fast, twins.token, JSON, content, caplog)
+        assert got == want, what
+        assert (PlanRuns.answered, PlanRuns.handed_over) == (
+            before[0] + answered,
+            before[1] + (not answered),
+        ), what
+    # Without a token every query's resolver refuses: handed over, answered the same.
+    anonymous = await twins.fast(ME)
+    assert anonymous.codes == ["UNAUTHENTICATED"] and anonymous.data is None
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        PAGE,
+        ME,
+        '{ todo(id: "x") { id creator { fullname } } }',
+        "{ __typename me { __typename id } }",
+    ],
+)
+def test_the_common_queries_have_plans(query: str) -> None:
+    assert _plan(query) is not None
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '{ node(id: "x") { id } }',  # an interface: the runtime type varies
+        '{ nodes(ids: ["x"]) { id } }',
+        "query Q($s: Boolean!) { me { id @skip(if: $s) } }",  # fields depend on the variables
+        "{ me @include(if: true) { id } }",
+        "{ __schema { queryType { name } } }",
+        "mutation { clearCompletedTodos }",
+    ],
+)
+def test_what_plans_do_not_cover_has_no_plan(query: str) -> None:
+    assert _plan(query) is None
+
+
+def _plan(query: str) -> QueryPlan | None:
+    schema = build_schema()
+    document = parse(query)
+    operation = get_operation_ast(document)
+    assert operation is not None
+    if not plannable(document, operation):
+        return None
+    executor = FastExecutor.build(schema._schema, document, None, None, {}, None)
+    assert not isinstance(executor, list)
+    return compile_plan(executor)

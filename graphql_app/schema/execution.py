@@ -96,7 +96,7 @@ _BACKREF = "strawberry-definition"
 _MISSING = object()
 _PLAN_ATTR = "_graphql_app_fast_plan"
 # graphql-core's serialize_string/id/boolean return a value of exactly this type as is.
-_UNCHANGED: dict[str, type] = {"String": str, "ID": str, "Boolean": bool}
+UNCHANGED_LEAVES: dict[str, type] = {"String": str, "ID": str, "Boolean": bool}
 
 LEAF, OBJECT, OBJECT_LIST, TYPENAME = 1, 2, 3, 4
 _NOT_PLAIN = object()  # a value the whole-tree path cannot complete: take the usual one
@@ -200,7 +200,7 @@ def _plan_for(field_def: GraphQLField) -> Plan:
     inner = _strip_non_null(field_def.type)
     if isinstance(inner, (GraphQLScalarType, GraphQLEnumType)):
         # The 4th slot: a Python type whose values the scalar returns unchanged.
-        return LEAF, python_name, inner.coerce_output_value, _UNCHANGED.get(inner.name)
+        return LEAF, python_name, inner.coerce_output_value, UNCHANGED_LEAVES.get(inner.name)
     if _plain_object(inner):
         return OBJECT, python_name, inner, None
     if isinstance(inner, GraphQLList):

@@ -1,0 +1,390 @@
+"""Query plans: a prepared query compiled once into Python that builds its response.
+
+graphql-core completes every field of every object through the same generic
+steps (a Path, a ResolveInfo, complete_value's type dispatch, awaitables
+wrapped in coroutines, a task per list item that awaits). A query plan does
+what those steps come to for one operation, decided once: for each selection
+set, a function (generated source, compiled with `compile`) that reads the
+plain attributes, coerces the leaves, builds the response dict in graphql-core's
+key order, and calls the resolvers of the other fields exactly as graphql-core
+does (the field's own `resolve`, the executor's ResolveInfo, the arguments
+graphql-core's `get_argument_values` gives, with the executor's variables).
+Awaitable results are awaited level by level, siblings together (as
+graphql-core gathers them, so DataLoaders batch the same).
+
+The plan answers only what it can answer exactly, and nothing with an error:
+on anything else at run time (a resolver raising, a null in a non-null field,
+a value of another class, a leaf its scalar refuses or that is not a plain
+value) it gives up, and the caller executes the query again with graphql-core,
+which answers it, errors and all. Running a query's resolvers twice is safe:
+a query reads (the server already serves queries over GET, which any client or
+proxy may repeat), and the request's DataLoaders answer the second run from
+what the first loaded.
+
+Compiled only for queries of object types: no directive anywhere in the
+document (no @skip/@include/@defer), no fragment variables, no interface or
+union return type (`node`, `nodes`), no introspection field, resolvers only
+where Strawberry put them. Anything else has no plan and runs on
+graphql-core with the fast executor (schema/execution.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DirectiveNode,
+    DocumentNode,
+    FragmentDefinitionNode,
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    OperationDefinitionNode,
+    OperationType,
+    Undefined,
+    Visitor,
+    visit,
+)
+from graphql.execution.collect_fields import collect_fields
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import Path, gather_with_cancel
+
+from graphql_app.schema.execution import UNCHANGED_LEAVES, exact_class, plain_attribute
+
+_BACKREF = "strawberry-definition"
+
+
+class Abort(Exception):
+    """The plan cannot answer this request as graphql-core would."""
+
+
+def _leaf(coerce: Callable[[Any], Any], value: Any) -> Any:
+    """A leaf as graphql-core completes it, or Abort where it would report an error."""
+    if value is Undefined or isinstance(value, Exception) or _awaitable(value):
+        raise Abort
+    coerced = coerce(value)
+    if coerced is None or coerced is Undefined:
+        raise Abort
+    return coerced
+
+
+def _plain(value: Any) -> bool:
+    """A value graphql-core completes as an object as it is (not an error, not awaited)."""
+    return not isinstance(value, Exception) and not _awaitable(value)
+
+
+def _awaitable(value: Any) -> bool:
+    return hasattr(value, "__await__")
+
+
+class _Run:
+    """One execution of a plan: the executor, resolver results still awaited, arguments."""
+
+    __slots__ = ("args", "executor", "is_awaitable", "pending")
+
+    def __init__(self, executor: Any, field_count: int) -> None:
+        self.executor = executor
+        self.is_awaitable = executor.is_awaitable
+        self.pending: list[tuple[Any, Callable[..., Any], Any, dict[str, Any], str]] = []
+        self.args: list[Any] = [None] * field_count
+
+    def call(
+        self,
+        index: int,
+        resolver: _Resolver,
+        source: Any,
+        path: Path,
+        out: dict[str, Any],
+        key: str,
+    ) -> Any:
+        """Call a resolver as graphql-core's execute_field does; its completed value, or
+        None with the awaitable kept for later (`out[key]` then set by `settle`)."""
+        executor = self.executor
+        args = self.args[index]
+        if args is None:
+            node = resolver.details.node
+            args = self.args[index] = (
+                get_argument_values(
+                    resolver.field,
+                    node,
+                    executor.variable_values,
+                    resolver.details.fragment_variable_values,
+                    executor.hide_suggestions,
+                )
+                if resolver.field.args or node.arguments
+                else {}
+            )
+        info = executor.build_resolve_info(resolver.field, resolver.nodes, resolver.parent, path)
+        result = resolver.resolve(source, info, **args)
+        if self.is_awaitable(result):
+            self.pending.append((result, resolver.complete, path, out, key))
+            return None
+        return resolver.complete(self, result, path)
+
+    async def settle(self) -> None:
+        """Await what the resolvers left pending, a level at a time, and complete it."""
+        while self.pending:
+            batch, self.pending = self.pending, []
+            if len(batch) == 1:
+                values = [await batch[0][0]]
+            else:
+                values = await gather_with_cancel(*(item[0] for item in batch))
+            for (_, complete, path, out, key), value in zip(batch, values, strict=True):
+                out[key] = complete(self, value, path)
+
+    def close(self) -> None:
+        """Close the coroutines never awaited (the plan gave up before their turn)."""
+        for item in self.pending:
+            close = getattr(item[0], "close", None)
+            if close is not None:
+                close()
+        self.pending = []
+
+
+@dataclass(frozen=True)
+class _Resolver:
+    field: GraphQLField
+    parent: GraphQLObjectType
+    details: Any  # the first FieldDetails: its node and fragment variable values
+    nodes: list[Any]
+    resolve: Callable[..., Any]
+    complete: Callable[..., Any]
+
+
+@dataclass
+class QueryPlan:
+    """A compiled query: `root(run, root_value)` builds the data, awaiting through `run`."""
+
+    root: Callable[..., dict[str, Any]]
+    resolver_count: int
+    source: str  # the generated code, for reading
+
+    async def run(self, executor: Any) -> dict[str, Any]:
+        """The query's data as graphql-core would answer it; Abort (or any error) if not."""
+        run = _Run(executor, self.resolver_count)
+        try:
+            data = self.root(run, executor.root_value, None)
+            await run.settle()
+        except BaseException:
+            run.close()
+            raise
+        return data
+
+
+def plannable(document: DocumentNode, operation: OperationDefinitionNode) -> bool:
+    """Whether a document can have a plan at all: a query, no directive, no fragment
+    variables (then field collection does not depend on the variables)."""
+    if operation.operation is not OperationType.QUERY:
+        return False
+    found = _Found()
+    visit(document, found)
+    return not found.any
+
+
+class _Found(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.any = False
+
+    def enter_directive(self, node: DirectiveNode, *_args: Any) -> Any:
+        self.any = True
+        return self.BREAK
+
+    def enter_fragment_definition(self, node: FragmentDefinitionNode, *_args: Any) -> Any:
+        if node.variable_definitions:
+            self.any = True
+            return self.BREAK
+        return None
+
+
+class Unplannable(Exception):
+    """Something in the operation the plan does not cover."""
+
+
+def compile_plan(executor: Any) -> QueryPlan | None:
+    """The plan of the executor's operation (a plannable query); None if it has none."""
+    try:
+        return _Compiler(executor).plan()
+    except (Unplannable, RecursionError):
+        return None
+
+
+@dataclass
+class _Compiler:
+    executor: Any
+    lines: list[str] = field(default_factory=list)
+    names: dict[str, Any] = field(default_factory=dict)
+    resolvers: list[_Resolver] = field(default_factory=list)
+    counter: itertools.count[int] = field(default_factory=itertools.count)
+    # Completion functions of resolver fields, filled once their functions are compiled.
+    completions: list[tuple[str, int]] = field(default_factory=list)
+
+    def plan(self) -> QueryPlan:
+        executor = self.executor
+        schema = executor.schema
+        root_type = schema.query_type
+        collected = collect_fields(
+            schema,
+            executor.fragments,
+            executor.variable_values,
+            root_type,
+            executor.operation,
+            executor.hide_suggestions,
+        )
+        if collected.new_defer_usages:
+            raise Unplannable
+        root, _ = self.selection(root_type, collected.grouped_field_set)
+        self.names.update(Abort=Abort, Path=Path, _leaf=_leaf, _plain=_plain)
+        source = "\n".join(self.lines)
+        code = compile(source, "<query plan>", "exec")
+        namespace = dict(self.names)
+        exec(code, namespace)  # noqa: S102 - our own generated source, from the schema
+        for name, index in self.completions:
+            resolver = self.resolvers[index]
+            self.resolvers[index] = _Resolver(
+                resolver.field,
+                resolver.parent,
+                resolver.details,
+                resolver.nodes,
+                resolver.resolve,
+                namespace[name],
+            )
+        # Resolvers are looked up by index at run time, after the rebinding above.
+        namespace["R"] = self.resolvers
+        return QueryPlan(namespace[root], len(self.resolvers), source)
+
+    def name(self, prefix: str, value: Any = None) -> str:
+        name = f"{prefix}{next(self.counter)}"
+        if value is not None:
+            self.names[name] = value
+        return name
+
+    # -- selections -----------------------------------------------------------------
+
+    def selection(self, type_: GraphQLObjectType, grouped: Any) -> tuple[str, bool]:
+        """A function (run, value, path) -> the completed object; its name, and whether
+        it reads `path` (a resolver below needs it; otherwise callers pass None)."""
+        if type_.is_type_of is not None and exact_class(type_) is None:
+            raise Unplannable
+        body: list[str] = []
+        uses_path = False
+        for key, details in grouped.items():
+            first = details[0]
+            if first.defer_usage is not None or first.fragment_variable_values is not None:
+                raise Unplannable
+            lines, used = self.field_lines(type_, key, details)
+            body.extend(lines)
+            uses_path = uses_path or used
+        function = self.name("sel")
+        self.lines.append(f"def {function}(run, v, path):")
+        self.lines.extend(self.check_lines(type_, "v"))
+        self.lines.append("    o = {}")
+        self.lines.extend(body)
+        self.lines.extend(["    return o", ""])
+        return function, uses_path
+
+    def check_lines(self, type_: GraphQLObjectType, var: str, pad: str = "    ") -> list[str]:
+        """Lines that Abort unless `var` completes as an object of `type_` as it is."""
+        exact = exact_class(type_)
+        if exact is not None:
+            return [f"{pad}if type({var}) is not {self.name('K', exact)}: raise Abort"]
+        origin = getattr((type_.extensions or {}).get(_BACKREF), "origin", None)
+        if isinstance(origin, type):
+            known = self.name("K", origin)
+            return [f"{pad}if type({var}) is not {known} and not _plain({var}): raise Abort"]
+        return [f"{pad}if not _plain({var}): raise Abort"]
+
+    def field_lines(
+        self, parent: GraphQLObjectType, key: str, details: Any
+    ) -> tuple[list[str], bool]:
+        name = details[0].node.name.value
+        k = repr(key)
+        if name == "__typename":
+            return [f"    o[{k}] = {parent.name!r}"], False
+        field_def = parent.fields.get(name)
+        if field_def is None:
+            raise Unplannable  # introspection (__schema, __type)
+        path = f"Path(path, {k}, {parent.name!r})"
+        attribute = None if field_def.args else plain_attribute(field_def)
+        if attribute is not None:
+            if not attribute.isidentifier():
+                raise Unplannable
+            lines, used = self.value_lines(field_def.type, details, "x", path, f"o[{k}]", 1)
+            return [f"    x = v.{attribute}", *lines], used
+        if field_def.resolve is None:
+            raise Unplannable
+        index = len(self.resolvers)
+        nodes = [d.node for d in details]
+        resolver = _Resolver(field_def, parent, details[0], nodes, field_def.resolve, _unbound)
+        self.resolvers.append(resolver)
+        self.completions.append((self.completion(field_def.type, details), index))
+        return [f"    o[{k}] = run.call({index}, R[{index}], v, {path}, o, {k})"], True
+
+    # -- values -----------------------------------------------------------------------
+
+    def completion(self, type_: GraphQLOutputType, details: Any) -> str:
+        """A function (run, value, path) -> a resolver's result completed; its name."""
+        lines, _ = self.value_lines(type_, details, "x", "path", "r", 1)
+        function = self.name("done")
+        self.lines.append(f"def {function}(run, x, path):")
+        self.lines.extend(lines)
+        self.lines.extend(["    return r", ""])
+        return function
+
+    def value_lines(
+        self, type_: GraphQLOutputType, details: Any, var: str, path: str, target: str, depth: int
+    ) -> tuple[list[str], bool]:
+        """Lines that set `target` to `var` completed as `type_` (or Abort), as
+        graphql-core's complete_value would; and whether they use `path`, the
+        expression of the value's Path."""
+        pad = "    " * depth
+        lines = []
+        if isinstance(type_, GraphQLNonNull):
+            inner = type_.of_type
+            lines.append(f"{pad}if {var} is None: raise Abort")
+        else:
+            inner = type_
+            lines.extend([f"{pad}if {var} is None: {target} = None", f"{pad}else:"])
+            pad += "    "
+            depth += 1
+        if isinstance(inner, (GraphQLScalarType, GraphQLEnumType)):
+            coerce = self.name("C", inner.coerce_output_value)
+            unchanged = UNCHANGED_LEAVES.get(inner.name)
+            value = f"_leaf({coerce}, {var})"
+            if unchanged is not None:
+                value = f"{var} if type({var}) is {self.name('T', unchanged)} else {value}"
+            lines.append(f"{pad}{target} = {value}")
+            return lines, False
+        if isinstance(inner, GraphQLObjectType):
+            collected = self.executor.collect_subfields(inner, details)
+            if collected.new_defer_usages:
+                raise Unplannable
+            function, used = self.selection(inner, collected.grouped_field_set)
+            lines.append(f"{pad}{target} = {function}(run, {var}, {path if used else None})")
+            return lines, used
+        if isinstance(inner, GraphQLList):
+            item, items, index, value, list_path = (
+                self.name(prefix) for prefix in ("i", "l", "n", "y", "p")
+            )
+            item_lines, used = self.value_lines(
+                inner.of_type, details, item, f"Path({list_path}, {index}, None)", value, depth + 1
+            )
+            lines.append(f"{pad}if type({var}) is not list: raise Abort")
+            if used:
+                lines.append(f"{pad}{list_path} = {path}")
+            lines.extend([f"{pad}{items} = []", f"{pad}for {index}, {item} in enumerate({var}):"])
+            lines.extend(item_lines)
+            lines.extend([f"{pad}    {items}.append({value})", f"{pad}{target} = {items}"])
+            return lines, used
+        raise Unplannable  # an interface or a union
+
+
+def _unbound(*_args: Any) -> Any:
+    raise AssertionError("a resolver's completion is bound once the plan is compiled")
