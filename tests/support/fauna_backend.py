@@ -1,11 +1,14 @@
 """The Fauna backend for the suites: the real driver against the FQL v4 emulator.
 
 One emulator serves the whole session (started on first use); each test gets
-empty data (reset) and runs the real `migrate` bootstrap.
+empty data (reset) and runs the real `migrate` bootstrap. A forked process (mutmut
+forks one per mutant after a run of the suite) starts its own: the thread that
+serves the parent's emulator does not survive a fork.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,13 +20,15 @@ from tests.support.live_server import free_port
 
 SECRET = "emulator-secret"
 _emulator: FaunaEmulator | None = None
+_emulator_pid = 0
 
 
 def shared_emulator() -> FaunaEmulator:
-    global _emulator  # noqa: PLW0603 - one emulator per test session
-    if _emulator is None:
+    global _emulator, _emulator_pid  # noqa: PLW0603 - one emulator per test session
+    if _emulator is None or _emulator_pid != os.getpid():
         _emulator = FaunaEmulator(secret=SECRET)
         _emulator.start()
+        _emulator_pid = os.getpid()
     return _emulator
 
 
