@@ -31,6 +31,7 @@ from graphql_app.schema import build_schema
 from graphql_app.schema import execution as fast_execution
 from graphql_app.schema.execution import FastExecutor
 from graphql_app.schema.observability import Observe
+from graphql_app.schema.parsing import MAX_CACHED_QUERY
 from graphql_app.schema.plans import QueryPlan, compile_plan, plannable
 from graphql_app.schema.prepared import PlanRuns
 from graphql_app.settings import Settings
@@ -191,14 +192,36 @@ async def test_plain_posts_take_the_prepared_path(twins: Twins) -> None:
     fast, token = twins.fast, twins.token
     prepared = twins.fast_app.state.schema.prepared
     assert prepared is not None
-    before = prepared.prepare.cache_info()
+    before = prepared.cache_info()
     for query in (PAGE, ME, PAGE):
         assert (await fast(query, token=token)).ok()
-    after = prepared.prepare.cache_info()
+    after = prepared.cache_info()
     assert (after.misses - before.misses, after.hits - before.hits) == (2, 1)
     assert prepared.prepare(PAGE, None) is not None
     for query, name in ((TWO, None), (PAGE, "Nope"), ("{ nope }", None), ("{ todos {", None)):
         assert prepared.prepare(query, name) is None, query
+
+
+async def test_texts_longer_than_the_parse_cache_keeps_are_not_kept(
+    twins: Twins, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The prepared cache's keys are the requests' texts: a document longer than
+    MAX_CACHED_QUERY, or an operation name longer than its document, is answered
+    as on Strawberry's path and never kept (1,000 of them held 100 MB)."""
+    prepared = twins.fast_app.state.schema.prepared
+    assert prepared is not None
+    before = prepared.cache_info().currsize
+    for n in range(3):
+        long_query = "{ me { id } }" + " " * MAX_CACHED_QUERY + f"# {n}"
+        long_name = "N" * 20_000 + str(n)
+        for content in (
+            body(query=long_query),
+            body(query="{ me { id } }", operationName=long_name),
+            body(query=f"query {long_name} {{ me {{ id }} }}", operationName=long_name),
+        ):
+            want = await answer(twins.standard, twins.token, JSON, content, caplog)
+            assert await answer(twins.fast, twins.token, JSON, content, caplog) == want
+    assert prepared.cache_info().currsize == before
 
 
 def test_prepared_operations_only_for_the_apps_own_schema(monkeypatch: pytest.MonkeyPatch) -> None:

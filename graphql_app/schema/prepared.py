@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from inspect import isawaitable
 from typing import Any, cast
@@ -109,14 +108,24 @@ class PreparedOperations:
         self._hide_suggestions = hide_suggestions
         # Strawberry's manager of the extensions that wrap resolvers: none of ours do.
         self._middleware = MiddlewareManager()
-        self.prepare: Callable[[str, str | None], PreparedOperation | None] = functools.lru_cache(
-            maxsize=PREPARED_OPERATIONS
-        )(self._prepare)
+        self._prepared = functools.lru_cache(maxsize=PREPARED_OPERATIONS)(self._prepare)
+        self.cache_info = self._prepared.cache_info
 
-    def _prepare(self, query: str, operation_name: str | None) -> PreparedOperation | None:
-        """The operation a request for `query` runs; None: leave it to Strawberry."""
+    def prepare(self, query: str, operation_name: str | None) -> PreparedOperation | None:
+        """The operation a request for `query` runs; None: leave it to Strawberry.
+
+        The cache keeps its keys, the request's texts: only a document the parse
+        cache would keep is looked up, with a name no longer than it (a longer one
+        cannot name one of its operations). Otherwise a client could make it hold
+        a thousand bodies of MAX_BODY_BYTES (100 MB by default).
+        """
         if not query or len(query) > MAX_CACHED_QUERY:
             return None
+        if operation_name is not None and len(operation_name) > len(query):
+            return None
+        return self._prepared(query, operation_name)
+
+    def _prepare(self, query: str, operation_name: str | None) -> PreparedOperation | None:
         try:
             document = parse_cached(query, self._max_tokens)
         except GraphQLError:
