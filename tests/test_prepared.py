@@ -12,6 +12,7 @@ the request-log line and the operation metrics must be the same.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -39,6 +40,7 @@ from graphql_app.settings import Settings
 from graphql_app.storage import Storage
 from tests.support.backends import backend_factory
 from tests.support.clock import Clock
+from tests.support.environment import TEST_SECRET
 from tests.support.graphql_client import GraphQLClient
 
 JSON = {"content-type": "application/json"}
@@ -119,6 +121,12 @@ class Twins:
 
 @pytest.fixture
 async def twins(tmp_path: Path, settings: Settings) -> AsyncIterator[Twins]:
+    async with make_twins(tmp_path, settings) as made:
+        yield made
+
+
+@contextlib.asynccontextmanager
+async def make_twins(tmp_path: Path, settings: Settings) -> AsyncIterator[Twins]:
     clock = Clock()
     clock.now = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     async with backend_factory("sqlite")(tmp_path) as storage:
@@ -223,6 +231,71 @@ async def test_texts_longer_than_the_parse_cache_keeps_are_not_kept(
             want = await answer(twins.standard, twins.token, JSON, content, caplog)
             assert await answer(twins.fast, twins.token, JSON, content, caplog) == want
     assert prepared.cache_info().currsize == before
+
+
+@pytest.fixture
+def production() -> Settings:
+    return Settings(
+        secret_key=TEST_SECRET,
+        bcrypt_rounds=4,
+        environment="production",
+        auth_rate_limit="",
+        login_account_rate_limit="",
+        login_account_ceiling="",
+    )
+
+
+TYPED = "query Q($f: Int) { todos(first: $f) { totalCount } }"
+# What production answers differently: introspection off, no "Did you mean".
+PRODUCTION_REQUESTS = [
+    ("introspection", body(query="{ __schema { queryType { name } } }")),
+    ("__type", body(query='{ __type(name: "Todo") { name } }')),
+    ("__typename", body(query="{ __typename }")),
+    ("a field's suggestion", body(query="{ todo }")),
+    ("a variable's type", body(query=TYPED, variables={"f": "x"})),
+    ("an input field's suggestion", body(query=CREATE, variables={"i": {"nam": "x"}})),
+    ("a page", body(query=PAGE)),
+]
+
+
+async def test_production_answers_as_strawberrys_path(
+    tmp_path: Path, production: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="graphql_app.access")
+    async with make_twins(tmp_path, production) as twins:
+        for what, content in PRODUCTION_REQUESTS * 2:  # the second time, prepared
+            want = await answer(twins.standard, twins.token, JSON, content, caplog)
+            got = await answer(twins.fast, twins.token, JSON, content, caplog)
+            assert got == want, what
+        refused = await twins.fast("{ __schema { queryType { name } } }", token=twins.token)
+        assert refused.data is None and "introspection" in refused.errors[0]["message"]
+
+
+async def test_each_app_prepares_under_its_own_limits(tmp_path: Path, settings: Settings) -> None:
+    """One process, two apps: a document one app's limits let through, which it
+    prepared, the other's stricter limits still refuse, however often it is sent."""
+    deep = "{ me { todos { edges { node { creator { todos { totalCount } } } } } } }"  # 22 tokens
+    wide = "{ me { " + " ".join(f"a{n}: id" for n in range(9)) + " } }"  # 33 tokens
+    strict = settings.model_copy(update={"max_query_depth": 5, "max_tokens": 25})
+    async with backend_factory("sqlite")(tmp_path) as storage:
+        apps = [create_app(s, storage=storage) for s in (settings, strict)]
+        clients = [
+            GraphQLClient(httpx.AsyncClient(transport=httpx.ASGITransport(a), base_url="http://t"))
+            for a in apps
+        ]
+        try:
+            for _ in range(2):
+                for query, refusal in (
+                    (deep, "GRAPHQL_VALIDATION_FAILED"),
+                    (wide, "GRAPHQL_PARSE_FAILED"),
+                ):
+                    assert (await clients[0](query)).codes == ["UNAUTHENTICATED"]
+                    assert apps[0].state.schema.prepared.prepare(query, None) is not None
+                    assert (await clients[1](query)).codes == [refusal], query
+                    assert apps[1].state.schema.prepared.prepare(query, None) is None
+        finally:
+            for client in clients:
+                await client.http.aclose()
 
 
 def test_prepared_operations_only_for_the_apps_own_schema(monkeypatch: pytest.MonkeyPatch) -> None:
