@@ -12,6 +12,7 @@ the request-log line and the operation metrics must be the same.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -361,6 +362,34 @@ async def test_query_plans_answer_as_graphql_core(
     # Without a token every query's resolver refuses: handed over, answered the same.
     anonymous = await twins.fast(ME)
     assert anonymous.codes == ["UNAUTHENTICATED"] and anonymous.data is None
+
+
+async def test_a_plan_serves_concurrent_callers_each_their_own(twins: Twins) -> None:
+    """A plan is compiled with the first request's executor and shared: concurrent
+    requests of two users, with other variables, each get their own data."""
+    storage = twins.fast_app.state.deps.storage
+    now = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    bob = await storage.create_user(
+        "bob@example.com", "Bob", "x", NewSession("bob", "bob-hash", now + timedelta(days=1)), now
+    )
+    await storage.create_todo(bob.id, "bob's", False, now)
+    bob_token, _ = twins.fast_app.state.deps.tokens.issue_access(bob.id, now)
+    query = (
+        "query Q($f: Int) { me { email todos(first: $f) { edges { node { name "
+        "creator { email } } } } } }"
+    )
+    calls = [(twins.token, 1 + n % 3) if n % 2 else (bob_token, 2) for n in range(20)]
+    before = PlanRuns.answered
+    results = await asyncio.gather(*(twins.fast(query, {"f": f}, token=t) for t, f in calls))
+    assert PlanRuns.answered - before == len(calls)
+    for (token, first), result in zip(calls, results, strict=True):
+        email, count = (
+            ("ada@example.com", first) if token == twins.token else ("bob@example.com", 1)
+        )
+        me = result.ok()["me"]
+        assert me["email"] == email
+        assert len(me["todos"]["edges"]) == count
+        assert {e["node"]["creator"]["email"] for e in me["todos"]["edges"]} == {email}
 
 
 @pytest.mark.parametrize(
