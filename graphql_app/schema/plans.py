@@ -31,9 +31,13 @@ has no plan and runs on graphql-core with the fast executor
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
+from types import CoroutineType
 from typing import Any
 
 from graphql import (
@@ -55,11 +59,13 @@ from graphql import (
 )
 from graphql.execution.collect_fields import collect_fields
 from graphql.execution.values import get_argument_values
-from graphql.pyutils import Path, gather_with_cancel
+from graphql.pyutils import Path
 
 from graphql_app.schema.execution import UNCHANGED_LEAVES, exact_class, plain_attribute
 
 _BACKREF = "strawberry-definition"
+# Scalars and the Python type of their usual values, which need none of _leaf's checks.
+PLAIN_LEAVES: dict[str, type] = {"Int": int, "Float": float, "DateTime": datetime}
 
 
 class Abort(Exception):
@@ -85,15 +91,47 @@ def _awaitable(value: Any) -> bool:
     return hasattr(value, "__await__")
 
 
+class _Pending:
+    """A resolver's coroutine, started, and the future it waits on."""
+
+    __slots__ = ("complete", "coroutine", "key", "out", "path", "waiting")
+
+    def __init__(
+        self,
+        coroutine: Coroutine[Any, Any, Any],
+        waiting: Any,
+        complete: Callable[..., Any],
+        path: Path,
+        out: dict[str, Any],
+        key: str,
+    ) -> None:
+        self.coroutine = coroutine
+        self.waiting = waiting
+        self.complete = complete
+        self.path = path
+        self.out = out
+        self.key = key
+
+
 class _Run:
-    """One execution of a plan: the executor, resolver results still awaited, arguments."""
+    """One execution of a plan: the executor, the resolvers' coroutines not done yet,
+    the arguments of each resolver field (the same for every object it is asked on).
+
+    Resolver coroutines are driven here, as a task would drive them but without
+    one per coroutine: each is started at once, as asyncio's eager tasks are, and
+    resumed when the future it waits on is done. graphql-core would have made
+    them (a coroutine per field, a task per list item) in the same order before
+    any of them ran, so DataLoaders see the same loads in the same batches; a
+    load the request has already made (the creator who is also `me`) completes
+    at once, with no waiting at all.
+    """
 
     __slots__ = ("args", "executor", "is_awaitable", "pending")
 
     def __init__(self, executor: Any, field_count: int) -> None:
         self.executor = executor
         self.is_awaitable = executor.is_awaitable
-        self.pending: list[tuple[Any, Callable[..., Any], Any, dict[str, Any], str]] = []
+        self.pending: list[_Pending] = []
         self.args: list[Any] = [None] * field_count
 
     def call(
@@ -106,7 +144,7 @@ class _Run:
         key: str,
     ) -> Any:
         """Call a resolver as graphql-core's execute_field does; its completed value, or
-        None with the awaitable kept for later (`out[key]` then set by `settle`)."""
+        None while it waits (`out[key]` is set once it is done)."""
         executor = self.executor
         args = self.args[index]
         if args is None:
@@ -124,29 +162,68 @@ class _Run:
             )
         info = executor.build_resolve_info(resolver.field, resolver.nodes, resolver.parent, path)
         result = resolver.resolve(source, info, **args)
-        if self.is_awaitable(result):
-            self.pending.append((result, resolver.complete, path, out, key))
-            return None
-        return resolver.complete(self, result, path)
+        if not self.is_awaitable(result):
+            return resolver.complete(self, result, path)
+        coroutine = result if type(result) is CoroutineType else _awaited(result)
+        item = _Pending(coroutine, None, resolver.complete, path, out, key)
+        if self._step(item):
+            return out[key]
+        self.pending.append(item)
+        return None
+
+    def _step(self, item: _Pending) -> bool:
+        """Resume a coroutine until it waits again (False) or is done (True, completed)."""
+        try:
+            waiting = item.coroutine.send(None)
+        except StopIteration as done:
+            item.out[item.key] = item.complete(self, done.value, item.path)
+            return True
+        if waiting is not None:
+            if getattr(waiting, "_asyncio_future_blocking", None) is None:
+                raise Abort  # not an asyncio future: only a task knows what to do
+            waiting._asyncio_future_blocking = False
+        item.waiting = waiting
+        return False
 
     async def settle(self) -> None:
-        """Await what the resolvers left pending, a level at a time, and complete it."""
+        """Drive the waiting coroutines until every one is done and completed."""
         while self.pending:
-            batch, self.pending = self.pending, []
-            if len(batch) == 1:
-                values = [await batch[0][0]]
-            else:
-                values = await gather_with_cancel(*(item[0] for item in batch))
-            for (_, complete, path, out, key), value in zip(batch, values, strict=True):
-                out[key] = complete(self, value, path)
+            ready = [item for item in self.pending if _ready(item.waiting)]
+            if not ready:
+                await _first_done([item.waiting for item in self.pending])
+                continue
+            if any(item.waiting is None for item in ready):
+                await asyncio.sleep(0)  # a bare yield: the loop runs once first
+            for item in ready:
+                if self._step(item):
+                    self.pending.remove(item)
 
     def close(self) -> None:
-        """Close the coroutines never awaited (the plan gave up before their turn)."""
+        """Stop the coroutines not done (the plan gave up, or the request was cancelled),
+        as cancelling their tasks would: the futures they wait on are cancelled."""
         for item in self.pending:
-            close = getattr(item[0], "close", None)
-            if close is not None:
-                close()
+            if item.waiting is not None and not item.waiting.done():
+                item.waiting.cancel()
+            with contextlib.suppress(RuntimeError):
+                item.coroutine.close()
         self.pending = []
+
+
+def _ready(waiting: Any) -> bool:
+    return waiting is None or waiting.done()
+
+
+async def _first_done(futures: list[Any]) -> None:
+    """Wait until one of `futures` is done (its outcome is for the coroutine that waits)."""
+    if len(futures) == 1 or all(f is futures[0] for f in futures):
+        with contextlib.suppress(Exception):
+            await futures[0]
+        return
+    await asyncio.wait(set(futures), return_when=asyncio.FIRST_COMPLETED)
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 @dataclass(frozen=True)
@@ -260,7 +337,7 @@ class _Compiler:
         if collected.new_defer_usages:
             raise Unplannable
         root, _ = self.selection(root_type, collected.grouped_field_set)
-        self.names.update(Abort=Abort, Path=Path, _leaf=_leaf, _plain=_plain)
+        self.names.update(Abort=Abort, Path=Path, Undefined=Undefined, _leaf=_leaf, _plain=_plain)
         source = "\n".join(self.lines)
         code = compile(source, "<query plan>", "exec")
         namespace = dict(self.names)
@@ -378,10 +455,16 @@ class _Compiler:
             depth += 1
         if isinstance(inner, (GraphQLScalarType, GraphQLEnumType)):
             coerce = self.name("C", inner.coerce_output_value)
-            unchanged = UNCHANGED_LEAVES.get(inner.name)
             value = f"_leaf({coerce}, {var})"
-            if unchanged is not None:
+            if (unchanged := UNCHANGED_LEAVES.get(inner.name)) is not None:
                 value = f"{var} if type({var}) is {self.name('T', unchanged)} else {value}"
+            elif (plain := PLAIN_LEAVES.get(inner.name)) is not None:
+                # A value of this type is neither an error nor awaitable: coerced at once.
+                value = f"{coerce}({var}) if type({var}) is {self.name('T', plain)} else {value}"
+                lines.append(f"{pad}z = {value}")
+                lines.append(f"{pad}if z is None or z is Undefined: raise Abort")
+                lines.append(f"{pad}{target} = z")
+                return lines, False
             lines.append(f"{pad}{target} = {value}")
             return lines, False
         if isinstance(inner, GraphQLObjectType):
