@@ -54,7 +54,7 @@ from bench import baseline_app
 from bench.data import POSTGRES_ADMIN_URL, TODO_COUNT
 from bench.scenarios import me_query, todos_query
 from graphql_app.app import create_app
-from graphql_app.log_config import LOG_FORMAT
+from graphql_app.log_config import LOG_FORMAT, configure_logging
 from graphql_app.models import NewSession
 from graphql_app.security.tokens import hash_refresh_token, new_family_id, new_refresh_token
 from graphql_app.settings import Settings
@@ -303,14 +303,15 @@ async def measure_backend(
 
 
 def _quiet_logging() -> None:
-    """Log as the server does (INFO, one line per request), into /dev/null."""
+    """Log as the server does (configure_logging, INFO: one line per request), into
+    /dev/null."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
     handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 - the process's life
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    configure_logging("INFO")
 
 
 async def measure(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
@@ -79,6 +80,8 @@ class Metrics:
         )
         self._names: set[str] = set()
         self._lock = threading.Lock()
+        self._operation_cache: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._request_cache: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def operation_label(self, name: str | None) -> str:
         """A bounded label value for a client-chosen operation name."""
@@ -98,16 +101,42 @@ class Metrics:
     ) -> None:
         """Count one operation, its duration (when it has one) and each error's code."""
         label = self.operation_label(name)
-        self.operations.labels(label, operation_type).inc()
+        count, duration = self._operation_children(label, operation_type)
+        count.inc()
         if seconds is not None:
-            self.operation_duration.labels(label, operation_type).observe(seconds)
+            duration.observe(seconds)
         for code in codes:
             self.errors.labels(code, label).inc()
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one HTTP request by its route (never the raw path: unbounded)."""
-        self.http_requests.labels(method, route, str(status)).inc()
-        self.http_duration.labels(route).observe(seconds)
+        count, duration = self._request_children(method, route, status)
+        count.inc()
+        duration.observe(seconds)
+
+    # The labelled children, looked up once per set of labels: `labels()` validates
+    # and locks on every call. Their label values are bounded (operation_label,
+    # routes, the HTTP methods the server parses), so are these dicts.
+
+    def _operation_children(self, label: str, operation_type: str) -> tuple[Any, Any]:
+        key = (label, operation_type)
+        children = self._operation_cache.get(key)
+        if children is None:
+            children = self._operation_cache[key] = (
+                self.operations.labels(label, operation_type),
+                self.operation_duration.labels(label, operation_type),
+            )
+        return children
+
+    def _request_children(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        key = (method, route, status)
+        children = self._request_cache.get(key)
+        if children is None:
+            children = self._request_cache[key] = (
+                self.http_requests.labels(method, route, str(status)),
+                self.http_duration.labels(route),
+            )
+        return children
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""
