@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,17 @@ async def test_client_chosen_names_are_logged_only_when_they_are_names(
     [line] = access_lines(caplog)
     assert line["operation_name"] == "<invalid>"
     assert "FAKE LINE" not in caplog.text
+
+
+async def test_a_request_without_an_id_gets_a_new_random_uuid(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    ids = []
+    for _ in range(3):
+        response = await http.post("/graphql", json={"query": "{ __typename }"})
+        ids.append(response.headers["x-request-id"])
+    assert [line["request_id"] for line in access_lines(caplog)] == ids
+    assert len(set(ids)) == 3
+    for value in ids:  # as uuid.uuid4().hex writes it
+        assert uuid.UUID(hex=value).version == 4 and uuid.UUID(hex=value).hex == value

@@ -280,7 +280,9 @@ class HTTPGraphQLView(GraphQL[Context, None]):
     # -- graphql-sse's single connection mode (sse_single.py) ------------------------
 
     async def _dispatch(self, request: Request) -> Response:
-        token = request.headers.get(TOKEN_HEADER) or request.query_params.get(TOKEN_PARAM)
+        token = request.headers.get(TOKEN_HEADER) or None
+        if token is None and request.scope.get("query_string"):  # most have none to parse
+            token = request.query_params.get(TOKEN_PARAM)
         if token is None and request.method not in ("PUT", "DELETE"):
             return await self._run(request)
         if request.method == "PUT":

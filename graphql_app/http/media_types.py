@@ -76,6 +76,8 @@ def parse_accept(accept: str) -> list[MediaRange]:
     return ranges
 
 
+# Clients send few distinct Accept values: each is negotiated once (bounded, as choose_stream).
+@functools.lru_cache(maxsize=256)
 def negotiate(accept: str | None) -> str | None:
     """The media type to answer an `Accept` header with; None when it allows neither."""
     if accept is None or not accept.strip():

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 from strawberry.types import ExecutionContext
 
 from graphql_app.metrics import Metrics
@@ -35,6 +36,25 @@ class AppSchema(strawberry.Schema):
     ) -> None:
         # Expected errors are answers, not incidents; ErrorCodes logs the unexpected ones.
         return None
+
+
+class CachedNames(NameConverter):
+    """Strawberry's naming (camelCase), each name worked out once.
+
+    Strawberry converts the Python name of every argument of a field each time
+    its resolver is called (convert_arguments); the names are the schema's own,
+    so the cache holds as many as the schema has.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(auto_camel_case=True)
+        self._names: dict[str, str] = {}
+
+    def apply_naming_config(self, name: str) -> str:
+        converted = self._names.get(name)
+        if converted is None:
+            converted = self._names[name] = super().apply_naming_config(name)
+        return converted
 
 
 def query_limits(settings: Settings) -> QueryLimits:
@@ -92,6 +112,7 @@ def build_schema(
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(
+            name_converter=CachedNames(),
             disable_field_suggestions=limits.hide_suggestions,
             batching_config=(
                 None if max_batch_size is None else {"max_operations": max_batch_size}
