@@ -44,7 +44,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
 from graphql_app.errors import BadRequest
-from graphql_app.schema.parsing import MAX_CACHED_QUERY
+from graphql_app.schema.parsing import CACHED_DOCUMENTS, MAX_CACHED_QUERY
 
 
 @dataclass(frozen=True)
@@ -217,7 +217,7 @@ def validation_check(limits: QueryLimits) -> ValidationCheck:
         *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
     )
 
-    @functools.lru_cache(maxsize=1000)
+    @functools.lru_cache(maxsize=CACHED_DOCUMENTS)
     def check(
         schema: GraphQLSchema,
         document: DocumentNode,

@@ -64,13 +64,13 @@ from graphql_app.metrics import Metrics
 from graphql_app.schema.error_formatting import code_errors
 from graphql_app.schema.limits import ValidationCheck, operation_count
 from graphql_app.schema.observability import error_codes_of, record_operation
-from graphql_app.schema.parsing import MAX_CACHED_QUERY, parse_cached
+from graphql_app.schema.parsing import CACHED_DOCUMENTS, MAX_CACHED_QUERY, parse_cached
 from graphql_app.schema.plans import QueryPlan, compile_plan, plannable
 
 # The rules Strawberry's ExecutionContext hands the validation extension.
 _RULES = tuple(specified_rules)
 _RUNNABLE = (OperationType.QUERY, OperationType.MUTATION)
-PREPARED_OPERATIONS = 1000  # as many as the parse and validation caches keep
+PREPARED_OPERATIONS = CACHED_DOCUMENTS  # as many as the parse and validation caches keep
 
 
 @dataclass(slots=True)
