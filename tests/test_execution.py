@@ -146,6 +146,19 @@ SCRIPT: list[tuple[str, str, Callable[[dict[str, Any]], dict[str, Any] | None]]]
         "mutation U($id: ID!, $i: UpdateTodoInput!) { updateTodo(id: $id, input: $i) { id } }",
         lambda s: {"id": s["first_todo"], "i": {"name": "   "}},
     ),
+    # The bench's write mix: selections of plain fields only (mutation plans).
+    (
+        "user",
+        "mutation C($i: CreateTodoInput!) { createTodo(input: $i) "
+        "{ id name isCompleted createdAt updatedAt } }",
+        lambda s: {"i": {"name": "bench todo"}},
+    ),
+    (
+        "user",
+        "mutation U($id: ID!) { updateTodo(id: $id, input: {isCompleted: true}) "
+        "{ id name isCompleted createdAt updatedAt } }",
+        lambda s: {"id": s["first_todo"]},
+    ),
     ("user", "mutation { setAllTodosCompleted(isCompleted: false) }", lambda s: None),
     ("user", "mutation { setAllTodosCompleted(isCompleted: true) }", lambda s: None),
     (

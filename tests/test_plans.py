@@ -23,6 +23,7 @@ from graphql_app.schema import AppSchema
 from graphql_app.schema.error_formatting import error_codes
 from graphql_app.schema.execution import FastExecutor
 from graphql_app.schema.limits import QueryLimits, validation_check
+from graphql_app.schema.plans import MutationPlan
 from graphql_app.schema.prepared import PlanRuns, PreparedOperations
 
 
@@ -104,6 +105,30 @@ class Query:
         return None
 
 
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def add(self, n: int) -> Item:
+        await asyncio.sleep(0)
+        return Item(n=n + 1)
+
+    @strawberry.mutation
+    async def refused(self) -> Item:
+        raise NotFound("nothing to change")
+
+    @strawberry.mutation
+    async def refused_or_null(self) -> Item | None:
+        raise NotFound("nothing to change")
+
+    @strawberry.mutation
+    async def broken(self) -> Item:
+        return Item(n=None)  # type: ignore[arg-type]  # a null in a non-null field
+
+    @strawberry.mutation
+    def wrong_kind(self) -> Item:
+        return "not an item"  # type: ignore[return-value]
+
+
 QUERIES = [
     ("{ atOnce sleepy }", True),
     ("{ waits sets }", True),
@@ -112,12 +137,19 @@ QUERIES = [
     ("{ nothing { n } items { doubled } }", True),
     ("{ items { n fails } }", False),
     ("{ sleepy wrongKind { n } }", False),
+    # A mutation plan answers its errors itself: a mutation never runs twice.
+    ("mutation { add(n: 1) { n } }", True),
+    ("mutation { refused { n } }", True),
+    ("mutation { refusedOrNull { n } }", True),
+    ("mutation { broken { n } }", True),
+    ("mutation { wrongKind { n } }", True),
 ]
 
 
 def schema(executor: type[FastExecutor] | None) -> AppSchema:
     return AppSchema(
         query=Query,
+        mutation=Mutation,
         extensions=[error_codes(hide_suggestions=False)],
         execution_context_class=executor,
     )
@@ -145,6 +177,7 @@ async def test_plans_answer_as_graphql_core_whatever_resolvers_await(
         before[1] + (not answered),
     )
     assert operation.plan is not None
+    assert isinstance(operation.plan, MutationPlan) == query.startswith("mutation")
     want = await schema(None).execute(query, context_value={"event": asyncio.Event()})
     assert got.data == want.data
     assert [e.formatted for e in got.errors or []] == [e.formatted for e in want.errors or []]

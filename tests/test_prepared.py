@@ -35,7 +35,13 @@ from graphql_app.schema import execution as fast_execution
 from graphql_app.schema.execution import FastExecutor
 from graphql_app.schema.observability import Observe
 from graphql_app.schema.parsing import MAX_CACHED_QUERY
-from graphql_app.schema.plans import MAX_PLAN_FIELDS, QueryPlan, compile_plan, plannable
+from graphql_app.schema.plans import (
+    MAX_PLAN_FIELDS,
+    MutationPlan,
+    QueryPlan,
+    compile_plan,
+    plannable,
+)
 from graphql_app.schema.prepared import PlanRuns
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
@@ -399,10 +405,15 @@ async def test_a_plan_serves_concurrent_callers_each_their_own(twins: Twins) -> 
         ME,
         '{ todo(id: "x") { id creator { fullname } } }',
         "{ __typename me { __typename id } }",
+        'mutation { createTodo(input: {name: "x"}) { id name isCompleted createdAt } }',
+        "mutation { clearCompletedTodos }",
+        'mutation { d: deleteTodo(id: "x") { ... on DeleteTodoPayload { id message } } }',
     ],
 )
-def test_the_common_queries_have_plans(query: str) -> None:
-    assert _plan(query) is not None
+def test_the_common_operations_have_plans(query: str) -> None:
+    plan = _plan(query)
+    assert plan is not None
+    assert isinstance(plan, MutationPlan) == query.startswith("mutation")
 
 
 @pytest.mark.parametrize(
@@ -413,7 +424,10 @@ def test_the_common_queries_have_plans(query: str) -> None:
         "query Q($s: Boolean!) { me { id @skip(if: $s) } }",  # fields depend on the variables
         "{ me @include(if: true) { id } }",
         "{ __schema { queryType { name } } }",
-        "mutation { clearCompletedTodos }",
+        # A mutation of two root fields, or with a resolver below its root field.
+        "mutation { clearCompletedTodos setAllTodosCompleted(isCompleted: true) }",
+        'mutation { logIn(input: {email: "a", password: "b"}) { token user { id } } }',
+        "mutation { __typename }",
     ],
 )
 def test_what_plans_do_not_cover_has_no_plan(query: str) -> None:
@@ -452,7 +466,7 @@ def test_what_the_plan_compiler_cannot_build_has_no_plan() -> None:
     assert compile_plan(executor) is None
 
 
-def _plan(query: str) -> QueryPlan | None:
+def _plan(query: str) -> QueryPlan | MutationPlan | None:
     schema = build_schema()
     document = parse(query)
     operation = get_operation_ast(document)

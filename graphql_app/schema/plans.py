@@ -1,4 +1,4 @@
-"""Query plans: a prepared query compiled once into Python that builds its response.
+"""Query plans: a prepared operation compiled once into Python that builds its response.
 
 graphql-core completes every field of every object through the same generic
 steps (a Path, a ResolveInfo, complete_value's type dispatch, awaitables
@@ -21,7 +21,13 @@ a query reads (the server already serves queries over GET, which any client or
 proxy may repeat), and the request's DataLoaders answer the second run from
 what the first loaded.
 
-Compiled only for queries of object types, of at most MAX_PLAN_FIELDS fields:
+A mutation is never run twice, so a mutation plan (MutationPlan) covers less
+and hands nothing over: one root field, nothing but plain attributes below it.
+Its resolver is called once; the executor's own methods complete what the
+compiled code cannot and handle any error, as graphql-core's execute_field and
+execute_operation do.
+
+Compiled only for operations of object types, of at most MAX_PLAN_FIELDS fields:
 no directive anywhere in the document (no @skip/@include/@defer), no fragment
 variables, no interface or union return type (`node`, `nodes`), no
 introspection field, resolvers only where Strawberry put them. Anything else
@@ -45,6 +51,7 @@ from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
     GraphQLEnumType,
+    GraphQLError,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -256,10 +263,67 @@ class QueryPlan:
         return data
 
 
+@dataclass
+class MutationPlan:
+    """A compiled mutation of one root field whose selection is all plain attributes.
+
+    Its resolver is called once, as graphql-core's execute_field calls it; its
+    result is completed by the compiled code when it can be, else by the
+    executor's own complete_value; an error is handled by the executor's own
+    handle_field_error and collected as its execute_operation collects it. A
+    mutation is never run twice: nothing is handed over once its resolver ran.
+    """
+
+    key: str
+    resolver: _Resolver
+    details: Any  # the root field's FieldDetails list
+    source: str  # the generated code, for reading
+
+    async def run(self, executor: Any) -> Any:
+        """graphql-core's ExecutionResult of the mutation."""
+        resolver = self.resolver
+        field_def = resolver.field
+        path = Path(None, self.key, resolver.parent.name)
+        info = executor.build_resolve_info(field_def, resolver.nodes, resolver.parent, path)
+        try:
+            try:
+                node = resolver.details.node
+                args = (
+                    get_argument_values(
+                        field_def,
+                        node,
+                        executor.variable_values,
+                        resolver.details.fragment_variable_values,
+                        executor.hide_suggestions,
+                    )
+                    if field_def.args or node.arguments
+                    else {}
+                )
+                result = resolver.resolve(executor.root_value, info, **args)
+                if executor.is_awaitable(result):
+                    result = await result
+                try:
+                    completed = resolver.complete(None, result, path)
+                except Exception:  # graphql-core completes it instead, errors and all
+                    # (reading plain attributes again has no effect)
+                    completed = executor.complete_value(
+                        field_def.type, self.details, info, path, result, None
+                    )
+                    if executor.is_awaitable(completed):
+                        completed = await completed
+            except Exception as raw_error:
+                executor.handle_field_error(raw_error, field_def.type, self.details, path)
+                completed = None
+        except GraphQLError as error:  # a non-null field's error: the data is null
+            executor.collected_errors.add(error, None)
+            return executor.build_response(None)
+        return executor.build_response({self.key: completed})
+
+
 def plannable(document: DocumentNode, operation: OperationDefinitionNode) -> bool:
-    """Whether a document can have a plan at all: a query, no directive, no fragment
-    variables (then field collection does not depend on the variables)."""
-    if operation.operation is not OperationType.QUERY:
+    """Whether a document can have a plan at all: a query or a mutation, no directive,
+    no fragment variables (then field collection does not depend on the variables)."""
+    if operation.operation not in (OperationType.QUERY, OperationType.MUTATION):
         return False
     found = _Found()
     visit(document, found)
@@ -298,8 +362,8 @@ class Unplannable(Exception):
 MAX_PLAN_FIELDS = 50
 
 
-def compile_plan(executor: Any) -> QueryPlan | None:
-    """The plan of the executor's operation (a plannable query); None if it has none.
+def compile_plan(executor: Any) -> QueryPlan | MutationPlan | None:
+    """The plan of the executor's operation (plannable); None if it has none.
 
     Fails closed: whatever the compiler does not expect (Python's own limits
     too: lists of lists nested 20 deep exceed its nested blocks) means no plan,
@@ -322,10 +386,11 @@ class _Compiler:
     completions: list[tuple[str, int]] = field(default_factory=list)
     fields: int = 0  # compiled so far, at most MAX_PLAN_FIELDS
 
-    def plan(self) -> QueryPlan:
+    def plan(self) -> QueryPlan | MutationPlan:
         executor = self.executor
         schema = executor.schema
-        root_type = schema.query_type
+        mutation = executor.operation.operation is OperationType.MUTATION
+        root_type = schema.mutation_type if mutation else schema.query_type
         collected = collect_fields(
             schema,
             executor.fragments,
@@ -336,7 +401,18 @@ class _Compiler:
         )
         if collected.new_defer_usages:
             raise Unplannable
-        root, _ = self.selection(root_type, collected.grouped_field_set)
+        grouped = collected.grouped_field_set
+        if mutation:
+            # One root field, a resolver, and nothing below it but plain attributes.
+            if len(grouped) != 1:
+                raise Unplannable
+            ((key, details),) = grouped.items()
+            self.field_lines(root_type, key, details)
+            if len(self.resolvers) != 1:
+                raise Unplannable
+            root = ""
+        else:
+            root, _ = self.selection(root_type, grouped)
         self.names.update(Abort=Abort, Path=Path, Undefined=Undefined, _leaf=_leaf, _plain=_plain)
         source = "\n".join(self.lines)
         code = compile(source, "<query plan>", "exec")
@@ -354,6 +430,8 @@ class _Compiler:
             )
         # Resolvers are looked up by index at run time, after the rebinding above.
         namespace["R"] = self.resolvers
+        if mutation:
+            return MutationPlan(key, self.resolvers[0], details, source)
         return QueryPlan(namespace[root], len(self.resolvers), source)
 
     def name(self, prefix: str, value: Any = None) -> str:

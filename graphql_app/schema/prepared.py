@@ -65,7 +65,7 @@ from graphql_app.schema.error_formatting import code_errors
 from graphql_app.schema.limits import ValidationCheck, operation_count
 from graphql_app.schema.observability import error_codes_of, record_operation
 from graphql_app.schema.parsing import CACHED_DOCUMENTS, MAX_CACHED_QUERY, parse_cached
-from graphql_app.schema.plans import QueryPlan, compile_plan, plannable
+from graphql_app.schema.plans import MutationPlan, QueryPlan, compile_plan, plannable
 
 # The rules Strawberry's ExecutionContext hands the validation extension.
 _RULES = tuple(specified_rules)
@@ -83,7 +83,7 @@ class PreparedOperation:
     operation_name: str | None
     operation_type: OperationType
     # The query's plan (schema/plans.py): compiled on its first run; None: it has none.
-    plan: QueryPlan | None = None
+    plan: QueryPlan | MutationPlan | None = None
     planned: bool = False
 
 
@@ -219,10 +219,14 @@ class PreparedOperations:
         if not operation.planned:
             operation.plan = compile_plan(executor)
             operation.planned = True
-        if operation.plan is None:
+        plan = operation.plan
+        if plan is None:
             return None
+        if isinstance(plan, MutationPlan):  # it answers errors too, and is never run twice
+            PlanRuns.answered += 1
+            return cast(GraphQLExecutionResult, await plan.run(executor))
         try:
-            data = await operation.plan.run(executor)
+            data = await plan.run(executor)
         except Exception:
             PlanRuns.handed_over += 1
             return None
