@@ -36,13 +36,21 @@ GOOD_USER = {"email": "new@example.com", "fullname": "New User", "password": PAS
         ({"password": "1234567"}, "input.password"),  # 7 bytes
         ({"password": "x" * 73}, "input.password"),  # 73 bytes: over bcrypt's limit
         ({"password": "é" * 37}, "input.password"),  # 37 characters, 74 bytes of UTF-8
+        ({"email": "a\u0000b@example.com"}, "input.email"),  # JSON carries NUL
+        ({"fullname": "Ada\u0000"}, "input.fullname"),
     ],
 )
 async def test_sign_up_rules(gql: GraphQLClient, change: dict[str, str], field: str) -> None:
+    """The argument is named with a message (its text is not the contract, its presence is).
+
+    Mutants graphql_app.validation.x_clean_email__mutmut_6 and 11, x_clean_text__mutmut_5
+    and 15 (the message of a NUL or of a value over the limit lost: `null`)."""
     result = await gql(SIGN_UP, {"input": {**GOOD_USER, **change}})
     assert result.status == 200
     assert result.codes == ["BAD_USER_INPUT"] and result.data is None
-    assert list(result.errors[0]["extensions"]["fields"]) == [field]
+    fields = result.errors[0]["extensions"]["fields"]
+    assert list(fields) == [field]
+    assert isinstance(fields[field], str) and fields[field].strip()
     # Nothing was written: the same email signs up fine afterwards.
     email = change.get("email", GOOD_USER["email"])
     if field != "input.email":
@@ -61,6 +69,16 @@ async def test_sign_up_rules(gql: GraphQLClient, change: dict[str, str], field: 
 )
 async def test_sign_up_limits_are_inclusive(gql: GraphQLClient, change: dict[str, str]) -> None:
     assert (await gql(SIGN_UP, {"input": {**GOOD_USER, **change}})).ok()
+
+
+async def test_email_is_checked_for_syntax_only(gql: GraphQLClient) -> None:
+    """No DNS look-up and no domain refused for what it is: the `.test` names that
+    RFC 6761 reserves for testing sign up like any other.
+
+    Mutants graphql_app.validation.x_clean_email__mutmut_16, 19 and 21 (email_validator's
+    test_environment off: `.test` domains refused as special-use)."""
+    for email in ("ada@mail.test", "bob@test"):
+        assert (await sign_up(gql, email)).email == email
 
 
 async def test_all_bad_fields_are_reported_together(gql: GraphQLClient) -> None:
