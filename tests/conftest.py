@@ -50,6 +50,9 @@ def selected_backends(config: pytest.Config) -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         names = selected_backends(metafunc.config)
+        # A test about what some backend cannot do runs on that backend whatever the choice.
+        for marker in metafunc.definition.iter_markers("also_on_backends"):
+            names += [name for name in marker.args if name not in names]
         marks = {"postgres": [pytest.mark.postgres], "fauna": [pytest.mark.fauna]}
         metafunc.parametrize("backend", [pytest.param(n, marks=marks.get(n, [])) for n in names])
     if "sql_backend" in metafunc.fixturenames:  # tests that write SQL of their own

@@ -65,6 +65,28 @@ async def test_log_in_returns_the_user_it_read_without_reading_it_again(
     assert len(set(costs.values())) == 1, costs
 
 
+async def test_sign_up_returns_the_user_it_wrote_without_reading_it(
+    gql: GraphQLClient, storage: Storage
+) -> None:
+    """`createUser { user }` costs what `createUser { token }` costs: the user written
+    is the one returned. Mutant graphql_app.services.users
+    xǁAccountServiceǁsign_up__mutmut_48 (the user not handed on, so read back).
+    """
+    costs = {}
+    for n, selection in enumerate(("token", "token user { id email fullname }")):
+        before = storage.round_trips
+        email = f"trips-signup-{n}@example.com"
+        data = (
+            await gql(
+                f"mutation C($i: CreateUserInput!) {{ createUser(input: $i) {{ {selection} }} }}",
+                {"i": {"email": email, "fullname": "Trips", "password": PASSWORD}},
+            )
+        ).ok()
+        costs[selection] = storage.round_trips - before
+        assert data["createUser"]["token"]
+    assert len(set(costs.values())) == 1, costs
+
+
 BACKWARD_WITH_CREATORS = """
 query B($first: Int) {
   todos(last: $first) {
