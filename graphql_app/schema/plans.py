@@ -69,6 +69,7 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
 
 from graphql_app.schema.execution import UNCHANGED_LEAVES, exact_class, plain_attribute
+from graphql_app.schema.resolver_calls import direct_call
 
 _BACKREF = "strawberry-definition"
 # Scalars and the Python type of their usual values, which need none of _leaf's checks.
@@ -386,6 +387,11 @@ class _Compiler:
     completions: list[tuple[str, int]] = field(default_factory=list)
     fields: int = 0  # compiled so far, at most MAX_PLAN_FIELDS
 
+    @property
+    def strawberry_schema(self) -> Any:
+        """The Strawberry schema (Strawberry keeps it on graphql-core's)."""
+        return getattr(self.executor.schema, "_strawberry_schema", None)
+
     def plan(self) -> QueryPlan | MutationPlan:
         executor = self.executor
         schema = executor.schema
@@ -499,7 +505,8 @@ class _Compiler:
             raise Unplannable
         index = len(self.resolvers)
         nodes = [d.node for d in details]
-        resolver = _Resolver(field_def, parent, details[0], nodes, field_def.resolve, _unbound)
+        resolve = direct_call(field_def, self.strawberry_schema) or field_def.resolve
+        resolver = _Resolver(field_def, parent, details[0], nodes, resolve, _unbound)
         self.resolvers.append(resolver)
         self.completions.append((self.completion(field_def.type, details), index))
         return [f"    o[{k}] = run.call({index}, R[{index}], v, {path}, o, {k})"], True
