@@ -102,7 +102,7 @@ def _awaitable(value: Any) -> bool:
 class _Pending:
     """A resolver's coroutine, started, and the future it waits on."""
 
-    __slots__ = ("complete", "coroutine", "key", "out", "path", "waiting")
+    __slots__ = ("complete", "coroutine", "done", "key", "out", "path", "waiting")
 
     def __init__(
         self,
@@ -119,6 +119,7 @@ class _Pending:
         self.path = path
         self.out = out
         self.key = key
+        self.done = False
 
 
 class _Run:
@@ -203,8 +204,9 @@ class _Run:
             if any(item.waiting is None for item in ready):
                 await asyncio.sleep(0)  # a bare yield: the loop runs once first
             for item in ready:
-                if self._step(item):
-                    self.pending.remove(item)
+                item.done = self._step(item)
+            # (Kept until here, the ones not stepped yet are closed should one fail.)
+            self.pending = [item for item in self.pending if not item.done]
 
     def close(self) -> None:
         """Stop the coroutines not done (the plan gave up, or the request was cancelled),
