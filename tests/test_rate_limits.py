@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from limits.storage.redis import RedisStorage
 from starlette.applications import Starlette
 
 from graphql_app.app import create_app
@@ -347,10 +349,16 @@ async def test_retry_after_reads_the_shared_window(
 
 
 class RedisCut:
-    """A TCP proxy in front of the test Redis, which the test cuts and restores."""
+    """A TCP proxy in front of the test Redis, which the test cuts and restores.
 
-    def __init__(self) -> None:
+    `cut_on`: it cuts every connection, for good, as a client sends a command
+    holding those bytes.
+    """
+
+    def __init__(self, *, cut_on: bytes | None = None) -> None:
         self.port = free_port()
+        self.cut_on = cut_on
+        self.tripped = False  # cut_on was seen
         self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
 
@@ -374,6 +382,10 @@ class RedisCut:
         async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, ConnectionError):
                 while data := await source.read(65536):
+                    if sink is up_writer and self.cut_on is not None and self.cut_on in data:
+                        self.tripped = True
+                        await self.cut()
+                        return
                     sink.write(data)
                     await sink.drain()
             sink.close()
@@ -411,3 +423,46 @@ async def test_limits_are_shared_again_once_redis_is_back(
     messages = [r.getMessage() for r in caplog.records if r.name == "graphql_app.rate_limits"]
     assert len(messages) == 2, messages
     assert "unreachable" in messages[0] and "reachable again" in messages[1]
+
+
+@pytest.mark.redis
+async def test_retry_after_is_the_whole_window_when_redis_fails_before_it_is_read(
+    make_app: AppFactory, client_of: ClientFactory, redis_prefix: str
+) -> None:
+    """Redis counts the attempt over budget, then fails as its window is read: the
+    answer is still RATE_LIMITED, with retryAfter the whole window (the safe guess).
+    Mutants graphql_app.rate_limits.xǁAuthRateLimitsǁ_retry_after__mutmut_11 (a 500)
+    and 12 (retryAfter 1)."""
+    # What EVALSHA names the window read by (Redis identifies scripts by SHA-1).
+    window_read = hashlib.sha1(RedisStorage.SCRIPT_MOVING_WINDOW, usedforsecurity=False)
+    redis = RedisCut(cut_on=window_read.hexdigest().encode())
+    await redis.start()
+    app = make_app(
+        redis_url=f"redis://127.0.0.1:{redis.port}/15",
+        redis_key_prefix=redis_prefix,
+        auth_rate_limit="1/minute",
+    )
+    gql = await client_of(app)
+    try:
+        assert (await log_in(gql, "x@example.com")).codes == ["UNAUTHENTICATED"]
+        result = await log_in(gql, "x@example.com")
+        assert redis.tripped
+        assert_rate_limited(result, 60)
+        assert result.errors[0]["extensions"]["retryAfter"] >= 59
+    finally:
+        await redis.cut()
+
+
+@pytest.mark.redis
+async def test_deployments_with_their_own_key_prefix_keep_their_own_budgets(
+    make_app: AppFactory, client_of: ClientFactory, redis_prefix: str
+) -> None:
+    """Two deployments on one Redis, told apart by REDIS_KEY_PREFIX, count apart.
+    Mutant graphql_app.rate_limits.xǁAuthRateLimitsǁ__init____mutmut_34 (the limits'
+    keys outside the prefix: every deployment shares one budget)."""
+    limits = {"redis_url": REDIS_URL, "auth_rate_limit": "1/minute"}
+    blue = await client_of(make_app(redis_key_prefix=f"{redis_prefix}:blue", **limits))
+    green = await client_of(make_app(redis_key_prefix=f"{redis_prefix}:green", **limits))
+    assert (await log_in(blue, "x@example.com")).codes == ["UNAUTHENTICATED"]
+    assert (await log_in(green, "x@example.com")).codes == ["UNAUTHENTICATED"]
+    assert_rate_limited(await log_in(blue, "x@example.com"), 60)
