@@ -22,6 +22,7 @@ GIT_REF (for `make mutation MUTATE=...`), and nothing when none does.
 from __future__ import annotations
 
 import argparse
+import ast
 import fnmatch
 import subprocess
 import sys
@@ -131,8 +132,24 @@ def read_run(globs: list[str], equivalents: dict[str, Equivalent]) -> Run:
     return run
 
 
+def module_globs(path: Path) -> list[str]:
+    """The globs naming the mutants of one source file, and only its own: a package's
+    __init__.py has `pkg.x_f__mutmut_1` and `pkg.xǁClassǁf__mutmut_1`, not `pkg.mod.…`.
+    None for a file without a function: mutmut mutates only functions, and a run
+    given globs that match no mutant stops with an error."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    if not any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) for n in ast.walk(tree)):
+        return []
+    module = ".".join(path.with_suffix("").parts)
+    if path.name == "__init__.py":
+        package = module.removesuffix(".__init__")
+        return [f"{package}.x_*", f"{package}.xǁ*"]
+    return [f"{module}.*"]
+
+
 def changed_module_globs(ref: str) -> list[str]:
-    """`graphql_app.cursors.*` for each module [tool.mutmut] mutates that differs from `ref`."""
+    """The globs of each module [tool.mutmut] mutates that differs from `ref` (a module
+    moved or renamed since counts under its new name; a deleted one not at all)."""
     sources = [str(path) for path in config().source_paths]
     # git from PATH, on a ref the caller (CI) names: the script runs nothing else.
     changed = subprocess.run(  # noqa: S603
@@ -142,9 +159,10 @@ def changed_module_globs(ref: str) -> list[str]:
         check=True,
     ).stdout.split()
     return [
-        name.removesuffix(".py").removesuffix("/__init__").replace("/", ".") + ".*"
+        glob
         for name in sorted(changed)
         if Path(name).exists() and config().should_mutate(name)
+        for glob in module_globs(Path(name))
     ]
 
 

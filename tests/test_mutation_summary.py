@@ -100,3 +100,39 @@ def test_the_summary_counts_what_mutmut_found_less_the_equivalent_list(tmp_path:
     lines = summary(tmp_path, "--fail-under", "100")
     assert any(ln.startswith("stale entry") and survivors[0] in ln for ln in lines), lines
     assert lines[-1] == "1"
+
+
+def test_changed_modules_are_named_by_their_own_mutants_only(tmp_path: Path) -> None:
+    """What CI mutates after a change: a moved module under its new name, a package's
+    __init__.py by its own mutants (not its submodules'), and neither a deleted module
+    nor one without a function (mutmut mutates only functions; a glob that matches no
+    mutant stops its run)."""
+    files = {
+        "pyproject.toml": '[tool.mutmut]\nsource_paths = ["pkg"]\n',
+        "pkg/__init__.py": "def top() -> int:\n    return 1\n",
+        "pkg/old_name.py": "def f() -> int:\n    return 1\n",
+        "pkg/gone.py": "def g() -> int:\n    return 1\n",
+        "pkg/constants.py": "LIMIT = 1\n",
+        "pkg/same.py": "def h() -> int:\n    return 1\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "base")
+    git("mv", "pkg/old_name.py", "pkg/new_name.py")
+    git("rm", "-q", "pkg/gone.py")
+    (tmp_path / "pkg/__init__.py").write_text("def top() -> int:\n    return 2\n")
+    (tmp_path / "pkg/constants.py").write_text("LIMIT = 2\n")
+    lines = summary(tmp_path, "--changed-since", "HEAD")
+    assert lines == ["pkg.x_* pkg.xǁ* pkg.new_name.*", "0"]
