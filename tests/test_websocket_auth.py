@@ -18,6 +18,7 @@ from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
 from wsproto.events import Message
 
+from tests.support.clock import Clock, leave_until_expiry
 from tests.support.graphql_client import GraphQLClient, create_todo, sign_up
 
 EVENTS = "subscription { todoEvents { kind todoId } }"
@@ -93,3 +94,29 @@ async def test_a_connection_without_a_valid_token_is_closed_4403(
     4403), 13 and 15 (the refusal dropped)."""
     code, _ = await refusal(app, payload)
     assert code == 4403
+
+
+async def test_at_expiry_the_connection_closes_and_its_subscriptions_do_not_end_first(
+    gql: GraphQLClient, app: Starlette, clock: Clock
+) -> None:
+    """On graphql-transport-ws the token's expiry closes the connection with 4403 and
+    the reason, which the client's retry logic reads; its subscriptions do not end
+    themselves with an error first. Mutant graphql_app.services.todos
+    xǁTodoServiceǁ_watch__mutmut_7 (each subscription watches the expiry too: an
+    UNAUTHENTICATED error on it before the close). By the app's clock, moved by hand,
+    the connection starts 3 s before the expiry and the subscription 0.5 s before, so
+    a subscription that watched would speak long before the close."""
+    ada = await sign_up(gql, "ws-expiry@example.com")
+    leave_until_expiry(clock, ada.token, 3)
+    async with connect(app) as ws:
+        payload = {"Authorization": f"Bearer {ada.token}"}
+        await ws.send_json({"type": "connection_init", "payload": payload})
+        assert (await receive(ws))["type"] == "connection_ack"
+        leave_until_expiry(clock, ada.token, 0.5)
+        await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": EVENTS}})
+        todo = await create_todo(gql, ada.token, "just before the expiry")
+        assert (await receive(ws))["payload"]["data"]["todoEvents"]["todoId"] == todo["id"]
+        leave_until_expiry(clock, ada.token, -1)  # expired
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await receive(ws)
+    assert (closed.value.code, closed.value.reason) == (4403, "TOKEN_EXPIRED")
