@@ -70,7 +70,7 @@ async def test_unsubscribing_releases_the_event_stream_at_once(
     async with asyncio.timeout(5):
         await events.subscribed.wait()
     await create_todo(gql, ada.token, "first")
-    first = await first_result
+    first = await asyncio.wait_for(first_result, 5)
     assert first.data == {"todoEvents": {"kind": "CREATED", "todo": {"name": "first"}}}
     (stream,) = events.streams
     assert not stream.ended
