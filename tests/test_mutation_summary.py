@@ -6,6 +6,7 @@ this runs mutmut for real, so an upgrade that moves them fails here first.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,33 @@ def test_changed_modules_are_named_by_their_own_mutants_only(tmp_path: Path) -> 
     (tmp_path / "pkg/constants.py").write_text("LIMIT = 2\n")
     lines = summary(tmp_path, "--changed-since", "HEAD")
     assert lines == ["pkg.x_* pkg.xǁ* pkg.new_name.*", "0"]
+
+
+def test_a_mutant_the_equivalent_list_names_runs_no_test(tmp_path: Path) -> None:
+    """tests/support/mutation_plugin.py, which [tool.mutmut] loads: pytest collects
+    nothing (exit 5, mutmut's "no tests") for a listed mutant, and runs as usual for
+    any other one and outside mutmut."""
+    (tmp_path / "test_one.py").write_text("def test_one() -> None:\n    pass\n")
+    listed = next(
+        line.split(" :: ")[0]
+        for line in (ROOT / "tests" / "mutation_equivalent.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+
+    def pytest_exit_code(mutant: str | None) -> int:
+        env = {k: v for k, v in os.environ.items() if k != "MUTANT_UNDER_TEST"}
+        if mutant is not None:
+            env["MUTANT_UNDER_TEST"] = mutant
+        env["PYTHONPATH"] = str(ROOT)
+        args = ["-m", "pytest", "-q", "-p", "tests.support.mutation_plugin", str(tmp_path)]
+        return subprocess.run(
+            [sys.executable, *args, "-c", os.devnull],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            check=False,
+        ).returncode
+
+    assert pytest_exit_code(listed) == 5
+    assert pytest_exit_code(listed + "x") == 0  # no such mutant
+    assert pytest_exit_code(None) == 0
