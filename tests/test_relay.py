@@ -147,9 +147,17 @@ async def test_bad_combinations_name_the_argument(gql: GraphQLClient, field: str
     ]:
         result = await gql(f"{{ {field}({args}) {{ totalCount }} }}{close}", token=ada.token)
         assert result.codes == ["BAD_USER_INPUT"], args
-        assert list(result.errors[0]["extensions"]["fields"]) == [argument], args
+        fields = result.errors[0]["extensions"]["fields"]
+        assert list(fields) == [argument], args
+        # Named with a message, whatever its text. Mutant graphql_app.services.todos
+        # x_parse_page_args__mutmut_49 (after's message lost: `null`).
+        assert isinstance(fields[argument], str) and fields[argument].strip(), args
     # A null first (as Relay sends for the other direction) is no first at all.
     fine = await gql(PAGE, {"first": None, "after": None, "last": 1}, token=ada.token)
+    assert [e["node"]["name"] for e in fine.ok()["todos"]["edges"]] == ["one"]
+    # Both null: forward, by the default page size. Mutant graphql_app.services.todos
+    # x_parse_page_args__mutmut_4 (the null taken for the size: a 500).
+    fine = await gql(PAGE, {"first": None, "after": None, "last": None}, token=ada.token)
     assert [e["node"]["name"] for e in fine.ok()["todos"]["edges"]] == ["one"]
 
 
