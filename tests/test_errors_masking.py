@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graphql_app.storage import Storage
 from tests.support.backends import sqlite_backend
@@ -102,3 +103,41 @@ async def test_the_projects_own_errors_and_validation_errors_are_not_masked(
     bad_input = await gql(CREATE_TODO, {"input": {"name": "   "}}, token=ada.token)
     assert bad_input.codes == ["BAD_USER_INPUT"]
     assert "requestId" not in bad_input.errors[0]["extensions"]
+
+
+@pytest.fixture
+def failing_executor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """graphql-core's executor fails before any field runs, as a bug of a new release would
+    (fault injection into the library, not into graphql_app)."""
+
+    def build(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError(SECRET_DETAIL)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "build", classmethod(build))
+
+
+@pytest.mark.usefixtures("failing_executor")
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_a_failure_of_the_executor_itself_is_masked_too(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, method: str
+) -> None:
+    """POST takes the prepared path (schema/prepared.py), GET Strawberry's (AppSchema.execute):
+    before, both answered the exception's own text with no code."""
+    query = "{ __typename }"
+    headers = {"x-request-id": "executor-down", "content-type": "application/json"}
+    if method == "POST":
+        response = await http.post("/graphql", json={"query": query}, headers=headers)
+    else:
+        response = await http.get("/graphql", params={"query": query}, headers=headers)
+    assert response.status_code == 200
+    # No "data": execution never began (GraphQL over HTTP: a request error).
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Internal server error",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": "executor-down"},
+            }
+        ],
+    }
+    [logged] = [r for r in caplog.records if r.name == "graphql_app.errors"]
+    assert logged.exc_info is not None and SECRET_DETAIL in str(logged.exc_info[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -9,10 +10,11 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from graphql_app.metrics import Metrics
-from graphql_app.schema.error_formatting import error_codes
+from graphql_app.schema.error_formatting import code_errors, error_codes
 from graphql_app.schema.execution import FAST_PATH_PROBLEMS, FastExecutor
 from graphql_app.schema.execution import log as execution_log
 from graphql_app.schema.limits import QueryLimits, bounded_validation, validation_check
@@ -31,11 +33,39 @@ class AppSchema(strawberry.Schema):
     # (schema/prepared.py); None: every operation takes Strawberry's path.
     prepared: PreparedOperations | None = None
 
+    # Whether graphql-core's "Did you mean ...?" hints are cut (schema/error_formatting.py).
+    hide_suggestions: bool = False
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         # Expected errors are answers, not incidents; ErrorCodes logs the unexpected ones.
         return None
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        result = await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
+        # An exception raised by the executor itself, outside any field, leaves
+        # Strawberry as it is, past the extensions (ErrorCodes never sees it): coded
+        # and masked here. The errors ErrorCodes coded come through unchanged.
+        code_errors(result, hide_suggestions=self.hide_suggestions)
+        return result
 
 
 class CachedNames(NameConverter):
@@ -121,6 +151,7 @@ def build_schema(
         scalar_overrides={datetime: DateTime},
         execution_context_class=FastExecutor if fast_execution else None,
     )
+    schema.hide_suggestions = limits.hide_suggestions
     # Prepared operations stand in for exactly these extensions, nothing more.
     if not extra_extensions:
         schema.prepared = prepared_operations(

@@ -175,13 +175,17 @@ class PreparedOperations:
                 if isawaitable(result):
                     result = await result
             except Exception as exc:
-                # As Strawberry: the error as it is, past the extensions (not coded).
+                # The executor itself failed, outside any field: coded and masked as
+                # AppSchema.execute does it on Strawberry's path.
                 error = (
                     exc
                     if isinstance(exc, GraphQLError)
                     else GraphQLError(str(exc), original_error=exc)
                 )
-                return PreExecutionError(data=None, errors=[error], extensions={})
+                failed = PreExecutionError(data=None, errors=[error], extensions={})
+                code_errors(failed, hide_suggestions=self._hide_suggestions)
+                result = failed  # its code counted by record_operation
+                return failed
             code_errors(result, hide_suggestions=self._hide_suggestions)
             return ExecutionResult(data=result.data, errors=result.errors, extensions={})
         finally:
