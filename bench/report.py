@@ -306,8 +306,9 @@ def markdown(results: dict[str, Any], profile_md: list[str]) -> str:
         f"1-minute load average {results['load_average_before'][0]:.2f} before it "
         "(other work on the machine: the numbers are only as quiet as it was).",
         "",
-        f"{cfg['rounds']} interleaved rounds; each closed-loop cell {cfg['duration']} s after "
-        f"{cfg['warmup']} s of warm-up, wrk with {cfg['connections']} connections on core 1, "
+        f"{cfg['rounds']} interleaved rounds; each closed-loop cell {cfg['duration']} s "
+        f"({cfg['warmup']} s of warm-up before a server's first cell), "
+        f"wrk with {cfg['connections']} connections on core 1, "
         "the server alone on core 0"
         + ("" if results["machine"]["taskset"] else " (NOT pinned: taskset missing)")
         + f". Fixed rate: {cfg['rate']:g} requests/s for {cfg['open_loop_duration']:g} s, "
@@ -374,6 +375,7 @@ def markdown(results: dict[str, Any], profile_md: list[str]) -> str:
             "",
             "## (e) logIn at bcrypt cost 12, graphql_app with 2 workers on both cores",
             "",
+            "Measured once, after the last round. "
             f"{cfg['login_connections']} wrk connections logging in without pause; beside them "
             f"one client sends (a) at {cfg['rate']:g} requests/s (open loop). "
             "Capacity = 2 cores ÷ one bcrypt check measured in the same run.",
