@@ -43,8 +43,10 @@ def test_the_latest_position_has_18_digits() -> None:
 async def test_forged_cursors_are_bad_user_input(gql: GraphQLClient) -> None:
     """A cursor the server could not have made is refused, naming `after`.
 
-    Mutants graphql_app.cursors.x_decode_cursor__mutmut_21 and 28 (19 digits, past
-    year 9999, accepted: a 500), 22 and 23 (a cursor without an id accepted).
+    Mutants graphql_app.cursors.x_decode_cursor__mutmut_21 (`and` before the length:
+    "12a" accepted, a 500), 22 and 23 (a cursor without an id accepted). 19 digits are
+    refused twice over, by their length and by from_micros (OverflowError): `> 19`
+    (mutmut_28) is in tests/mutation_equivalent.txt.
     """
     ada = await sign_up(gql, "forged-cursor@example.com")
     for raw in (
