@@ -26,6 +26,7 @@ from tests.support.backends import REDIS_URL
 from tests.support.environment import sqlite_env
 from tests.support.graphql_client import GraphQLClient, create_todo, sign_up
 from tests.support.live_server import free_port, live_server
+from tests.support.redis_relay import Relay
 from tests.support.ws_client import authenticated, event_of, until_live
 
 pytestmark = pytest.mark.redis
@@ -64,45 +65,6 @@ async def until_subscribers(channel: str, expected: int) -> None:
         # Redis announces no change of a channel's subscriber count: ask until it matches.
         while await subscribers(channel) != expected:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
-
-
-class Relay:
-    """A TCP relay to Redis that the test can cut, and restore on the same port."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/15"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        host, port = REDIS_URL.removeprefix("redis://").split("/")[0].split(":")
-        up_reader, up_writer = await asyncio.open_connection(host, int(port))
-        self._writers |= {writer, up_writer}
-
-        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError):
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            sink.close()
-
-        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
-
-    async def cut(self) -> None:
-        """Refuse new connections and drop the open ones."""
-        assert self._server is not None
-        self._server.close()
-        for writer in self._writers:
-            writer.transport.abort()
-        self._writers.clear()
-        await self._server.wait_closed()
 
 
 @pytest.fixture

@@ -1,12 +1,14 @@
 """Access tokens die with the password, the account, or logOutEverywhere (issue 11, finding 3).
 
 Through HTTP into the app on every backend. Across real instances sharing
-Redis: tests/test_scale_out.py.
+Redis: tests/test_scale_out.py (slow); the Redis tests here run two apps in
+this process on one Redis, each with its own bus, as two instances are.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,9 +17,12 @@ import pytest
 from starlette.applications import Starlette
 
 from graphql_app.app import create_app
+from graphql_app.errors import ServiceUnavailable
 from graphql_app.events.memory import InProcessEventBus
+from graphql_app.security.revocations import PRUNE_FROM, Revocations
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
+from tests.support.backends import REDIS_URL
 from tests.support.clock import Clock
 from tests.support.graphql_client import (
     LOG_IN,
@@ -28,6 +33,7 @@ from tests.support.graphql_client import (
     sign_up,
 )
 from tests.support.live_server import free_port
+from tests.support.redis_relay import Relay
 
 NEW_PASSWORD = "a brand new passphrase"
 ME = "{ me { id } }"
@@ -189,3 +195,194 @@ async def test_without_the_redis_feed_an_instance_rereads_storage_every_second(
         else:
             raise AssertionError("instance A never learned of the revocation")
         await a.state.deps.events.close()
+
+
+async def test_each_revocation_is_kept_for_its_lifetime_whoever_revokes_next(
+    gql: GraphQLClient, settings: Settings, storage: Storage, clock: Clock
+) -> None:
+    """A revocation forgets only the revocations older than a token lifetime: Bob's
+    logging out everywhere keeps Ada's for the instances that start later. Mutant
+    graphql_app.security.revocations.xǁRevocationsǁrevoke__mutmut_8 (each revocation
+    erased every earlier one from storage)."""
+    ada = await sign_up(gql, "first-out@example.com")
+    bob = await sign_up(gql, "second-out@example.com")
+    assert (await gql(LOG_OUT_EVERYWHERE, token=ada.token)).ok()
+    clock.travel(seconds=5)
+    assert (await gql(LOG_OUT_EVERYWHERE, token=bob.token)).ok()
+    late: Starlette = create_app(settings, clock=clock, storage=storage, events=InProcessEventBus())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=late), base_url="http://late"
+    ) as http:
+        on_late = GraphQLClient(http)
+        assert revoked(await on_late(ME, token=ada.token))
+        assert revoked(await on_late(ME, token=bob.token))
+
+
+async def test_a_revocation_the_other_instances_missed_still_holds_here(
+    settings: Settings, storage: Storage, clock: Clock
+) -> None:
+    """Redis is down: logOutEverywhere answers SERVICE_UNAVAILABLE (the other instances
+    were not told; try again), yet what it did holds: the instance that answered refuses
+    the token at once, and storage keeps the revocation. Mutant
+    graphql_app.security.revocations.xǁRevocationsǁrevoke__mutmut_9 (not applied where it
+    was made: the token went on working there until the next storage read)."""
+    dead_redis = f"redis://127.0.0.1:{free_port()}/15"
+    app = create_app(
+        settings.model_copy(update={"redis_url": dead_redis}), clock=clock, storage=storage
+    )
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://a"
+        ) as http:
+            gql = GraphQLClient(http)
+            ada = await sign_up(gql, "unheard@example.com")
+            assert (await gql(ME, token=ada.token)).ok() == {"me": {"id": ada.id}}
+            assert (await gql(LOG_OUT_EVERYWHERE, token=ada.token)).codes == ["SERVICE_UNAVAILABLE"]
+            assert revoked(await gql(ME, token=ada.token))
+    finally:
+        await app.state.deps.events.close()
+    assert [user for user, _ in await storage.recent_revocations(clock() - timedelta(hours=1))] == [
+        ada.id
+    ]
+
+
+async def test_an_older_revocation_delivered_late_does_not_undo_a_newer_one(
+    gql: GraphQLClient, events: InProcessEventBus, clock: Clock
+) -> None:
+    """Two instances revoke one user at about the same time; the feed may deliver the
+    older revocation last. Mutant graphql_app.security.revocations.xǁRevocationsǁ
+    apply__mutmut_2 (the last one delivered won: the tokens issued between the two
+    were accepted again)."""
+    ada = await sign_up(gql, "twice@example.com")
+    clock.travel(seconds=1)
+    elsewhere = clock().timestamp()  # another instance revokes Ada's tokens; its message is slow
+    clock.travel(seconds=1)
+    phone = await log_in(gql, "twice@example.com")
+    clock.travel(seconds=8)
+    assert (await gql(LOG_OUT_EVERYWHERE, token=phone["token"])).ok()
+    await events.publish_revocation(ada.id, elsewhere)  # the slow message arrives
+    for token in (ada.token, phone["token"]):
+        assert revoked(await gql(ME, token=token))
+    again = await log_in(gql, "twice@example.com")
+    assert (await gql(ME, token=again["token"])).ok() == {"me": {"id": ada.id}}
+
+
+async def test_the_revocations_held_in_memory_stay_bounded(
+    settings: Settings, storage: Storage, clock: Clock
+) -> None:
+    """Each instance holds every revocation of the last token lifetime (plus the 60 s of
+    clock skew tokens may claim); older ones refuse only expired tokens and are dropped
+    once the set reaches PRUNE_FROM entries, or twice what the last pruning kept.
+    Revocations arrive as from other instances, through the event bus.
+
+    Mutants of graphql_app.security.revocations.xǁRevocationsǁ_prune: __mutmut_1 (the
+    set held PRUNE_FROM entries, unpruned), __mutmut_3 (pruning dropped the revocations
+    still in force: revoked tokens worked again), __mutmut_12 (the set grew to three
+    times what the last pruning kept), and __mutmut_2, 4, 6, 7, 8, 9, 10 and 11
+    (an exception, in pruning or in the next revocation or token check)."""
+    events = InProcessEventBus()
+    ttl = timedelta(seconds=settings.access_token_ttl)
+    revocations = Revocations(storage, events, ttl, clock)
+    await revocations.ready()  # watches the bus, reads storage
+    lifetime = ttl + timedelta(seconds=60)
+
+    async def revoke(users: list[str], *, expired: bool) -> None:
+        at = clock.now - (lifetime + timedelta(seconds=1) if expired else timedelta(0))
+        for user in users:
+            await events.publish_revocation(user, at.timestamp())
+
+    def held(user: str) -> bool:
+        """Whether the revocation of `user` is still held (it refuses a year-old token)."""
+        return revocations.revoked(user, (clock.now - timedelta(days=365)).timestamp())
+
+    expired = [f"expired-{i}" for i in range(PRUNE_FROM)]
+    await revoke(expired[:-1], expired=True)
+    assert held(expired[0])  # below PRUNE_FROM nothing is dropped
+    await revoke(expired[-1:], expired=True)
+    assert not any(held(user) for user in expired)
+
+    # Three quarters in force: they stay; the next pruning waits for twice as many.
+    in_force = [f"in-force-{i}" for i in range(PRUNE_FROM * 3 // 4)]
+    await revoke(in_force, expired=False)
+    await revoke([f"old-{i}" for i in range(PRUNE_FROM - len(in_force))], expired=True)
+    assert all(held(user) for user in in_force)
+    assert revocations.revoked(in_force[0], (clock.now - timedelta(seconds=1)).timestamp())
+    assert not held("old-0")
+
+    # A lifetime later they have expired too: gone once the set has doubled.
+    clock.travel(seconds=lifetime.total_seconds() + 1)
+    await revoke([f"later-{i}" for i in range(len(in_force))], expired=True)
+    assert not any(held(user) for user in in_force)
+
+
+@pytest.fixture
+async def instance_on(
+    settings: Settings, storage: Storage, clock: Clock, redis_prefix: str
+) -> AsyncIterator[Callable[[str], tuple[Starlette, GraphQLClient]]]:
+    """Instances on the test's storage, each with its own event bus on the given Redis
+    URL (one prefix), as separate processes would be; closed afterwards."""
+    apps: list[Starlette] = []
+    clients: list[httpx.AsyncClient] = []
+
+    def make(redis_url: str) -> tuple[Starlette, GraphQLClient]:
+        changes = {"redis_url": redis_url, "redis_key_prefix": redis_prefix}
+        app = create_app(settings.model_copy(update=changes), clock=clock, storage=storage)
+        apps.append(app)
+        clients.append(
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x")
+        )
+        return app, GraphQLClient(clients[-1])
+
+    yield make
+    for http in clients:
+        await http.aclose()
+    for app in apps:
+        await app.state.deps.events.close()
+        await app.state.deps.rate_limits.close()
+
+
+@pytest.mark.redis
+async def test_a_revocation_reaches_the_other_instances_through_redis(
+    instance_on: Callable[[str], tuple[Starlette, GraphQLClient]],
+) -> None:
+    """Pushed, not polled: B never reads storage again while it watches the feed.
+    Mutant graphql_app.security.revocations.xǁRevocationsǁrevoke__mutmut_13 (published
+    without its user: B went on accepting the token)."""
+    (_, on_a), (_, on_b) = instance_on(REDIS_URL), instance_on(REDIS_URL)
+    ada = await sign_up(on_a, "pushed@example.com")
+    assert (await on_b(ME, token=ada.token)).ok() == {"me": {"id": ada.id}}  # B watches
+    assert (await on_a(LOG_OUT_EVERYWHERE, token=ada.token)).ok()
+    for _ in range(100):  # bounded, so that load cannot flake it
+        if revoked(await on_b(ME, token=ada.token)):
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("instance B never learned of the revocation")
+
+
+@pytest.mark.redis
+async def test_an_instance_that_loses_the_feed_reads_storage_again_at_once(
+    instance_on: Callable[[str], tuple[Starlette, GraphQLClient]],
+) -> None:
+    """A watches the revocation feed through a relay that is cut; B revokes meanwhile,
+    unheard by A. A no longer trusts its set: its next request reads storage, and the
+    token is refused. A live subscription on A is how the test knows A saw the loss.
+
+    Mutants of graphql_app.security.revocations.xǁRevocationsǁ_lost: __mutmut_2 and 4
+    (A trusted its set for good), 3 (A answered with an error), 5 and 6 (A trusted its
+    set until a second after its last storage read)."""
+    relay = Relay()
+    await relay.start()
+    try:
+        (a, on_a), (_, on_b) = instance_on(relay.url), instance_on(REDIS_URL)
+        ada = await sign_up(on_b, "unheard-by-a@example.com")
+        assert (await on_a(ME, token=ada.token)).ok() == {"me": {"id": ada.id}}  # A watches
+        stream = await a.state.deps.events.subscribe(ada.id)
+        await relay.cut()
+        with pytest.raises(ServiceUnavailable):
+            async with asyncio.timeout(5):
+                await anext(stream)
+        assert (await on_b(LOG_OUT_EVERYWHERE, token=ada.token)).ok()
+        assert revoked(await on_a(ME, token=ada.token))
+    finally:
+        await relay.cut()
