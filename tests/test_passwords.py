@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import threading
 
@@ -11,6 +12,7 @@ import pytest
 
 from graphql_app.security.passwords import HASHING_NICENESS, PasswordHasher, password_problem
 from graphql_app.settings import Settings
+from tests.support.graphql_client import LOG_IN, PASSWORD, GraphQLClient, sign_up
 
 
 def test_bcrypt_refuses_passwords_over_72_bytes() -> None:
@@ -92,3 +94,24 @@ async def test_closing_never_waits_for_bcrypt_and_drops_the_queued_checks() -> N
         release.set()
         await running
         await asyncio.gather(*queued, return_exceptions=True)
+
+
+def _refuse_priority_changes(*_: object) -> None:
+    raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+
+
+@pytest.mark.parametrize("platform", ["no per-thread priority", "priority change refused"])
+async def test_accounts_work_where_hashing_threads_cannot_be_niced(
+    gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch, platform: str
+) -> None:
+    """Not Linux (os.getpriority is missing), or a sandbox that refuses setpriority: the
+    hashing threads keep their priority, and signing up and logging in work as anywhere.
+    Mutants graphql_app.security.passwords.x_lower_thread_priority__mutmut_1, 2, 3 and 4
+    (the pool's threads failed to start: every sign-up and log-in failed)."""
+    if platform == "no per-thread priority":
+        monkeypatch.delattr(os, "getpriority")
+    else:
+        monkeypatch.setattr(os, "setpriority", _refuse_priority_changes)
+    ada = await sign_up(gql, "unniced@example.com")  # the pool's first thread starts here
+    logged_in = await gql(LOG_IN, {"input": {"email": "unniced@example.com", "password": PASSWORD}})
+    assert logged_in.ok()["logIn"]["user"]["id"] == ada.id
