@@ -86,6 +86,40 @@ async def test_any_integer_literal_is_a_validation_error(
 
 
 @pytest.mark.parametrize(
+    ("literal", "column"),
+    [
+        ('"' + "x" * 155 + '"', 24),  # DateTime: "Invalid isoformat string: ...", 200 chars
+        ('"' + "x" * 156 + '"', 24),  # 201 characters: cut
+        ("9" * 5000, 19),  # Int: "Exceeds the limit (4300 digits) ..."
+    ],
+    ids=["200 characters", "201 characters", "5000 digits"],
+)
+async def test_a_literal_the_scalar_cannot_read_keeps_its_location_and_is_cut_at_200(
+    http: httpx.AsyncClient, literal: str, column: int
+) -> None:
+    """The scalar raised a Python exception on the literal: the error says what any
+    refused literal says (the exception's text left out), points at the literal, is
+    coded, and is at most 200 characters, a longer one cut to 199 and "…".
+    Mutants graphql_app.schema.limits.x__without_original__mutmut_18 and
+    x__without_original__mutmut_21 (no locations), x__without_original__mutmut_11 (a
+    message of exactly 200 cut), x__without_original__mutmut_15 (cut to 199),
+    x__without_original__mutmut_9 and x__without_original__mutmut_10 (the message's
+    words changed where the exception's text was)."""
+    type_ = "DateTime" if literal.startswith('"') else "Int"
+    response = await http.post(
+        "/graphql", json={"query": f"query Q($v: {type_} = {literal}) {{ __typename }}"}
+    )
+    assert response.status_code == 200
+    errors = response.json()["errors"]
+    [error] = [e for e in errors if e["message"].startswith("Expected value of type")]
+    whole = f"Expected value of type '{type_}', found: {literal}."
+    assert error["message"] == (whole if len(whole) <= 200 else whole[:199] + "…")
+    assert len(error["message"]) == 200
+    assert error["locations"] == [{"line": 1, "column": column}]
+    assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+
+
+@pytest.mark.parametrize(
     ("number", "code"),
     # Past 64 bits the JSON itself is refused (orjson), else graphql-core's Int says no.
     [(2**40, "BAD_USER_INPUT"), (10**4000, "BAD_REQUEST")],
