@@ -14,8 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from graphql_app.app import create_app
+from graphql_app.schema.limits import BoundedValidation
+from graphql_app.schema.parsing import MAX_CACHED_QUERY
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
 from tests.support.backends import sqlite_backend
@@ -202,6 +205,55 @@ async def test_field_duplication_is_refused_before_validation(
     nested = await gql("{ a: todos { totalCount } b: todos { totalCount } }", token=account.token)
     assert nested.ok()["a"]["totalCount"] == 1
     await still_serves(gql, account)
+
+
+def validation_check(app: Starlette) -> Any:
+    """The (cached) check BoundedValidation runs for the app: functools.lru_cache's
+    cache_info() counts the verdicts it remembers."""
+    for factory in app.state.schema.extensions:
+        extension = factory()
+        if isinstance(extension, BoundedValidation):
+            return extension.check
+    raise AssertionError("no BoundedValidation among the schema's extensions")
+
+
+async def test_validation_remembers_documents_up_to_the_cached_size_and_no_larger(
+    storage: Storage, clock: Clock, settings: Settings
+) -> None:
+    """A document of up to MAX_CACHED_QUERY characters is validated once however often
+    it is sent; a larger one afresh each time, and never kept (each kept verdict pins
+    its parsed document, megabytes for a large one). Sent by GET, which Strawberry's
+    path answers (BoundedValidation). Mutants
+    graphql_app.schema.limits.xǁBoundedValidationǁon_validate__mutmut_21 and
+    xǁBoundedValidationǁon_validate__mutmut_24 (nothing remembered),
+    xǁBoundedValidationǁon_validate__mutmut_22 (a document of exactly MAX_CACHED_QUERY
+    not remembered), xǁBoundedValidationǁon_validate__mutmut_25 (any size remembered)."""
+    app = create_app(settings, clock=clock, storage=storage)
+    check = validation_check(app)
+
+    def padded(length: int) -> str:
+        query = "{ __typename } # "
+        return query + "x" * (length - len(query))
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
+
+        async def remembered(query: str) -> tuple[int, int]:
+            """(verdicts kept, verdicts reused) once `query` was sent three times."""
+            before = check.cache_info()
+            for _ in range(3):
+                response = await http.get(
+                    "/graphql",
+                    params={"query": query},
+                    headers={"apollo-require-preflight": "1"},
+                )
+                assert response.json() == {"data": {"__typename": "Query"}}
+            after = check.cache_info()
+            return after.currsize - before.currsize, after.hits - before.hits
+
+        assert await remembered(padded(MAX_CACHED_QUERY)) == (1, 2)
+        assert await remembered(padded(MAX_CACHED_QUERY + 1)) == (0, 0)
 
 
 async def test_token_flood_stops_at_the_token_limit(client: Client) -> None:
