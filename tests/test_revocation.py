@@ -23,7 +23,7 @@ from graphql_app.security.revocations import PRUNE_FROM, Revocations
 from graphql_app.settings import Settings
 from graphql_app.storage import Storage
 from tests.support.backends import REDIS_URL
-from tests.support.clock import Clock
+from tests.support.clock import Clock, leave_until_expiry
 from tests.support.graphql_client import (
     LOG_IN,
     PASSWORD,
@@ -129,6 +129,23 @@ async def test_a_server_started_later_knows_earlier_revocations(
     """A new instance (its own memory and event bus) on the same storage."""
     ada = await sign_up(gql, "late@example.com")
     assert (await gql(LOG_OUT_EVERYWHERE, token=ada.token)).ok()
+    late: Starlette = create_app(settings, clock=clock, storage=storage, events=InProcessEventBus())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=late), base_url="http://late"
+    ) as http:
+        assert revoked(await GraphQLClient(http)(ME, token=ada.token))
+
+
+async def test_an_instance_started_late_refuses_a_revoked_token_until_it_expires(
+    gql: GraphQLClient, settings: Settings, storage: Storage, clock: Clock
+) -> None:
+    """Storage is read for every revocation that still refuses a valid token: here one
+    made a token lifetime ago, whose token has 30 s to live. Mutant
+    graphql_app.security.revocations.xǁRevocationsǁ__init____mutmut_4 (a revocation was
+    forgotten a minute before a token lifetime: the token worked again on that instance)."""
+    ada = await sign_up(gql, "until-expiry@example.com")
+    assert (await gql(LOG_OUT_EVERYWHERE, token=ada.token)).ok()
+    leave_until_expiry(clock, ada.token, seconds=30)
     late: Starlette = create_app(settings, clock=clock, storage=storage, events=InProcessEventBus())
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=late), base_url="http://late"
