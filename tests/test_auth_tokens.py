@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
+from graphql_app.security.tokens import VERIFIED_TOKENS, TokenService
 from tests.support.clock import Clock
 from tests.support.environment import TEST_SECRET
 from tests.support.graphql_client import GraphQLClient, sign_up
@@ -148,3 +149,18 @@ async def test_public_operations_work_with_a_bad_token(gql: GraphQLClient) -> No
         token="garbage",
     )
     assert result.ok() == {"createUser": {"user": {"email": "pub@example.com"}}}
+
+
+def test_the_verified_token_cache_stays_bounded() -> None:
+    """A client sending a new token per request (or an attacker minting them) cannot grow
+    the per-process cache of verified tokens past VERIFIED_TOKENS.
+
+    Mutant graphql_app.security.tokens.xǁTokenServiceǁ__init____mutmut_10
+    (`lru_cache(maxsize=None)`: every token ever verified kept for the process's life).
+    """
+    service = TokenService(TEST_SECRET, "graphql_app", "graphql_app", 900, 86_400)
+    now = datetime.now(UTC)
+    for n in range(VERIFIED_TOKENS + 50):
+        token, _ = service.issue_access(f"user-{n}", now)
+        assert service.decode_access(token, now).user_id == f"user-{n}"
+    assert service._verify_cached.cache_info().currsize == VERIFIED_TOKENS
