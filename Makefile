@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test test-fast lint format schema bench mutation lock clean
 
@@ -13,10 +15,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-## Serve on http://127.0.0.1:8000/graphql (GraphiQL in a browser), on the embedded SQLite file.
+## Serve on http://127.0.0.1:8000/graphql (GraphiQL in a browser), on the embedded SQLite file;
+## HOST= and PORT= for another address.
 run: $(STAMP)
 	$(BIN)/python -m graphql_app migrate
-	$(BIN)/python -m graphql_app serve --host 127.0.0.1 --port 8000
+	$(BIN)/python -m graphql_app serve --host $(HOST) --port $(PORT)
 
 ## The whole test suite. TEST_BACKENDS=sqlite,postgres,fauna picks the storage backends.
 test: $(STAMP)
