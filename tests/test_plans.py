@@ -22,9 +22,9 @@ from graphql_app.errors import NotFound
 from graphql_app.schema import AppSchema
 from graphql_app.schema.error_formatting import error_codes
 from graphql_app.schema.execution import FastExecutor
-from graphql_app.schema.limits import QueryLimits, validation_check
 from graphql_app.schema.plans import MutationPlan
-from graphql_app.schema.prepared import PlanRuns, PreparedOperations
+from graphql_app.schema.prepared import PlanRuns
+from tests.support.prepared import prepared_for
 
 
 class Later:
@@ -159,15 +159,7 @@ def schema(executor: type[FastExecutor] | None) -> AppSchema:
 async def test_plans_answer_as_graphql_core_whatever_resolvers_await(
     query: str, answered: bool
 ) -> None:
-    fast = schema(FastExecutor)
-    prepared = PreparedOperations(
-        fast._schema,
-        FastExecutor,
-        max_tokens=1000,
-        check=validation_check(QueryLimits()),
-        metrics=None,
-        hide_suggestions=False,
-    )
+    prepared = prepared_for(schema(FastExecutor))
     operation = prepared.prepare(query, None)
     assert operation is not None
     before = (PlanRuns.answered, PlanRuns.handed_over)
@@ -186,14 +178,7 @@ async def test_plans_answer_as_graphql_core_whatever_resolvers_await(
 async def test_a_cancelled_plan_leaves_no_coroutine_running() -> None:
     """A request cancelled (its time limit) while resolvers wait: their coroutines are
     closed and the futures they waited on cancelled, as cancelling tasks would."""
-    prepared = PreparedOperations(
-        schema(FastExecutor)._schema,
-        FastExecutor,
-        max_tokens=1000,
-        check=validation_check(QueryLimits()),
-        metrics=None,
-        hide_suggestions=False,
-    )
+    prepared = prepared_for(schema(FastExecutor))
     operation = prepared.prepare("{ waits }", None)
     assert operation is not None
     context: dict[str, Any] = {"event": asyncio.Event()}

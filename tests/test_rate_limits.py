@@ -8,7 +8,6 @@ real processes).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from tests.support.backends import REDIS_URL
 from tests.support.clock import Clock
 from tests.support.graphql_client import PASSWORD, GraphQLClient, Result, sign_up
 from tests.support.live_server import free_port
+from tests.support.redis_relay import Relay
 
 LOG_IN = "mutation L($i: LogInInput!) { logIn(input: $i) { token } }"
 REFRESH = "mutation R($t: String!) { refreshToken(refreshToken: $t) { token } }"
@@ -348,51 +348,6 @@ async def test_retry_after_reads_the_shared_window(
     assert await wait_until_retry_after_shrinks(gql) <= 2
 
 
-class RedisCut:
-    """A TCP proxy in front of the test Redis, which the test cuts and restores.
-
-    `cut_on`: it cuts every connection, for good, as a client sends a command
-    holding those bytes.
-    """
-
-    def __init__(self, *, cut_on: bytes | None = None) -> None:
-        self.port = free_port()
-        self.cut_on = cut_on
-        self.tripped = False  # cut_on was seen
-        self._server: asyncio.Server | None = None
-        self._writers: list[asyncio.StreamWriter] = []
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
-
-    async def cut(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in self._writers:
-            writer.close()
-        await self._server.wait_closed()
-        self._writers.clear()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        target = REDIS_URL.split("//", 1)[1].split("/", 1)[0]
-        host, _, port = target.partition(":")
-        up_reader, up_writer = await asyncio.open_connection(host, int(port or 6379))
-        self._writers += [writer, up_writer]
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError, ConnectionError):
-                while data := await source.read(65536):
-                    if sink is up_writer and self.cut_on is not None and self.cut_on in data:
-                        self.tripped = True
-                        await self.cut()
-                        return
-                    sink.write(data)
-                    await sink.drain()
-            sink.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-
 @pytest.mark.redis
 async def test_limits_are_shared_again_once_redis_is_back(
     make_app: AppFactory,
@@ -402,7 +357,7 @@ async def test_limits_are_shared_again_once_redis_is_back(
 ) -> None:
     """The outage and the recovery are each logged once. Mutant graphql_app.rate_limits
     xǁAuthRateLimitsǁ_call__mutmut_25 (still marked down once Redis answers again)."""
-    redis = RedisCut()
+    redis = Relay()
     await redis.start()
     app = make_app(
         redis_url=f"redis://127.0.0.1:{redis.port}/15",
@@ -435,7 +390,7 @@ async def test_retry_after_is_the_whole_window_when_redis_fails_before_it_is_rea
     and 12 (retryAfter 1)."""
     # What EVALSHA names the window read by (Redis identifies scripts by SHA-1).
     window_read = hashlib.sha1(RedisStorage.SCRIPT_MOVING_WINDOW, usedforsecurity=False)
-    redis = RedisCut(cut_on=window_read.hexdigest().encode())
+    redis = Relay(cut_on=window_read.hexdigest().encode())
     await redis.start()
     app = make_app(
         redis_url=f"redis://127.0.0.1:{redis.port}/15",

@@ -23,9 +23,9 @@ from strawberry.types import Info
 
 from graphql_app.schema import AppSchema
 from graphql_app.schema.execution import FastExecutor
-from graphql_app.schema.limits import QueryLimits, validation_check
-from graphql_app.schema.prepared import PlanRuns, PreparedOperations
+from graphql_app.schema.prepared import PlanRuns
 from graphql_app.schema.resolver_calls import direct_call
+from tests.support.prepared import prepared_for
 
 
 @strawberry.input
@@ -145,15 +145,7 @@ def test_only_the_common_kind_of_resolver_is_called_directly() -> None:
 
 @pytest.mark.parametrize("query", QUERIES)
 async def test_direct_calls_answer_as_strawberrys_wrapper(query: str) -> None:
-    fast = schema(FastExecutor)
-    prepared = PreparedOperations(
-        fast._schema,
-        FastExecutor,
-        max_tokens=1000,
-        check=validation_check(QueryLimits()),
-        metrics=None,
-        hide_suggestions=False,
-    )
+    prepared = prepared_for(schema(FastExecutor))
     operation = prepared.prepare(query, None)
     assert operation is not None
     answered = PlanRuns.answered

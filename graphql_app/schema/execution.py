@@ -92,6 +92,8 @@ EXECUTOR_HOOKS: dict[str, tuple[str, ...]] = {
 # The name of the resolver Strawberry builds for a field that only reads an attribute.
 STRAWBERRY_BASIC_RESOLVER = "_get_basic_result"
 
+# Where Strawberry keeps, in a graphql-core type's or field's `extensions`, its own
+# definition of it (schema_converter writes the key as this literal).
 _BACKREF = "strawberry-definition"
 _MISSING = object()
 _PLAN_ATTR = "_graphql_app_fast_plan"
@@ -173,10 +175,15 @@ def _installed(name: str) -> str | None:
 FAST_PATH_PROBLEMS = fast_path_problems()
 
 
+def strawberry_definition(element: GraphQLField | GraphQLObjectType) -> Any:
+    """Strawberry's definition of a graphql-core field or object type; None if none."""
+    return (element.extensions or {}).get(_BACKREF)
+
+
 def plain_attribute(field_def: GraphQLField) -> str | None:
     """The attribute a field only reads, as Strawberry would; None when it does more
     (a resolver, a permission, an extension) or when this cannot tell."""
-    definition = (field_def.extensions or {}).get(_BACKREF)
+    definition = strawberry_definition(field_def)
     if (
         type(definition) is not StrawberryField
         or definition.base_resolver is not None

@@ -41,7 +41,7 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import CoroutineType
 from typing import Any
@@ -68,10 +68,14 @@ from graphql.execution.collect_fields import collect_fields
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
 
-from graphql_app.schema.execution import UNCHANGED_LEAVES, exact_class, plain_attribute
+from graphql_app.schema.execution import (
+    UNCHANGED_LEAVES,
+    exact_class,
+    plain_attribute,
+    strawberry_definition,
+)
 from graphql_app.schema.resolver_calls import direct_call
 
-_BACKREF = "strawberry-definition"
 # Scalars and the Python type of their usual values, which need none of _leaf's checks.
 PLAIN_LEAVES: dict[str, type] = {"Int": int, "Float": float, "DateTime": datetime}
 
@@ -99,27 +103,17 @@ def _awaitable(value: Any) -> bool:
     return hasattr(value, "__await__")
 
 
+@dataclass(slots=True)
 class _Pending:
     """A resolver's coroutine, started, and the future it waits on."""
 
-    __slots__ = ("complete", "coroutine", "done", "key", "out", "path", "waiting")
-
-    def __init__(
-        self,
-        coroutine: Coroutine[Any, Any, Any],
-        waiting: Any,
-        complete: Callable[..., Any],
-        path: Path,
-        out: dict[str, Any],
-        key: str,
-    ) -> None:
-        self.coroutine = coroutine
-        self.waiting = waiting
-        self.complete = complete
-        self.path = path
-        self.out = out
-        self.key = key
-        self.done = False
+    coroutine: Coroutine[Any, Any, Any]
+    waiting: Any
+    complete: Callable[..., Any]
+    path: Path
+    out: dict[str, Any]
+    key: str
+    done: bool = False
 
 
 class _Run:
@@ -157,18 +151,7 @@ class _Run:
         executor = self.executor
         args = self.args[index]
         if args is None:
-            node = resolver.details.node
-            args = self.args[index] = (
-                get_argument_values(
-                    resolver.field,
-                    node,
-                    executor.variable_values,
-                    resolver.details.fragment_variable_values,
-                    executor.hide_suggestions,
-                )
-                if resolver.field.args or node.arguments
-                else {}
-            )
+            args = self.args[index] = resolver.arguments(executor)
         info = executor.build_resolve_info(resolver.field, resolver.nodes, resolver.parent, path)
         result = resolver.resolve(source, info, **args)
         if not self.is_awaitable(result):
@@ -245,6 +228,19 @@ class _Resolver:
     resolve: Callable[..., Any]
     complete: Callable[..., Any]
 
+    def arguments(self, executor: Any) -> dict[str, Any]:
+        """The field's arguments as graphql-core's execute_field gets them."""
+        node = self.details.node
+        if not (self.field.args or node.arguments):
+            return {}
+        return get_argument_values(
+            self.field,
+            node,
+            executor.variable_values,
+            self.details.fragment_variable_values,
+            executor.hide_suggestions,
+        )
+
 
 @dataclass
 class QueryPlan:
@@ -290,18 +286,7 @@ class MutationPlan:
         info = executor.build_resolve_info(field_def, resolver.nodes, resolver.parent, path)
         try:
             try:
-                node = resolver.details.node
-                args = (
-                    get_argument_values(
-                        field_def,
-                        node,
-                        executor.variable_values,
-                        resolver.details.fragment_variable_values,
-                        executor.hide_suggestions,
-                    )
-                    if field_def.args or node.arguments
-                    else {}
-                )
+                args = resolver.arguments(executor)
                 result = resolver.resolve(executor.root_value, info, **args)
                 if executor.is_awaitable(result):
                     result = await result
@@ -427,15 +412,7 @@ class _Compiler:
         namespace = dict(self.names)
         exec(code, namespace)  # noqa: S102 - our own generated source, from the schema
         for name, index in self.completions:
-            resolver = self.resolvers[index]
-            self.resolvers[index] = _Resolver(
-                resolver.field,
-                resolver.parent,
-                resolver.details,
-                resolver.nodes,
-                resolver.resolve,
-                namespace[name],
-            )
+            self.resolvers[index] = replace(self.resolvers[index], complete=namespace[name])
         # Resolvers are looked up by index at run time, after the rebinding above.
         namespace["R"] = self.resolvers
         if mutation:
@@ -477,7 +454,7 @@ class _Compiler:
         exact = exact_class(type_)
         if exact is not None:
             return [f"{pad}if type({var}) is not {self.name('K', exact)}: raise Abort"]
-        origin = getattr((type_.extensions or {}).get(_BACKREF), "origin", None)
+        origin = getattr(strawberry_definition(type_), "origin", None)
         if isinstance(origin, type):
             known = self.name("K", origin)
             return [f"{pad}if type({var}) is not {known} and not _plain({var}): raise Abort"]

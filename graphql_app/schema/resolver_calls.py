@@ -32,8 +32,9 @@ from strawberry.scalars import is_scalar
 from strawberry.types.base import StrawberryMaybe, StrawberryOptional, has_object_definition
 from strawberry.types.field import StrawberryField
 
+from graphql_app.schema.execution import strawberry_definition
+
 STRAWBERRY_ASYNC_RESOLVER = "_async_resolver"
-_BACKREF = "strawberry-definition"
 
 Converter = Callable[[Any], Any] | None  # None: the value as it is
 
@@ -46,7 +47,7 @@ def direct_call(field_def: GraphQLField, schema: Any) -> Callable[..., Any] | No
     """A function (source, info, **arguments) doing what Strawberry's wrapper of the
     field does; None when the field is not of the kind described above. `schema` is
     the Strawberry schema the field belongs to."""
-    definition = (field_def.extensions or {}).get(_BACKREF)
+    definition = strawberry_definition(field_def)
     if type(definition) is not StrawberryField:
         return None
     try:
